@@ -1,0 +1,1 @@
+//! The xfrd engine (in progress).

@@ -1,0 +1,2 @@
+#![forbid(unsafe_code)]
+//! Sans-IO protocol core (in progress).
