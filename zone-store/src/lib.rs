@@ -13,3 +13,9 @@ pub mod rtype;
 
 pub use name::{Name, NameError};
 pub use record::Record;
+pub mod zonefile;
+
+pub mod build;
+pub mod compile;
+pub mod render;
+pub mod store;
