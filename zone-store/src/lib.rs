@@ -17,5 +17,6 @@ pub mod zonefile;
 
 pub mod build;
 pub mod compile;
+pub mod gen;
 pub mod render;
 pub mod store;
