@@ -1,0 +1,178 @@
+//! Real DNS servers (knotd, nsd, named) started on loopback for the interop tests, each in a
+//! folder of its own, configured either as a secondary of a primary under test or, for
+//! checking the harness itself, as a primary.
+//!
+//! Configuration notes measured on these machines (FINDINGS.md): knotd needs an ACL with
+//! `action: transfer` to serve AXFR; nsd 4.6 needs `database: ""` or it keeps zones in
+//! /var/lib/nsd/nsd.db between runs; named 9.18 as a secondary refuses RRsets of more than 100
+//! records unless `max-records-per-type 0` is set.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+
+use crate::{require_program, soa_serial, wait_until, Proc};
+
+/// The peer implementations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Peer {
+    Knot,
+    Nsd,
+    Bind,
+}
+
+impl Peer {
+    pub fn program(self) -> &'static str {
+        match self {
+            Peer::Knot => "knotd",
+            Peer::Nsd => "nsd",
+            Peer::Bind => "named",
+        }
+    }
+}
+
+/// A running peer server.
+pub struct PeerServer {
+    pub peer: Peer,
+    pub ip: String,
+    pub port: u16,
+    pub dir: PathBuf,
+    pub proc: Proc,
+}
+
+/// Where the zone comes from.
+pub enum Role<'a> {
+    /// A secondary that transfers `zone` from `primary_ip`:`primary_port`.
+    Secondary {
+        primary_ip: &'a str,
+        primary_port: u16,
+    },
+    /// A primary that serves `zonefile`.
+    Primary { zonefile: &'a Path },
+}
+
+/// Starts `peer` on `ip`:`port` for `zone` (absolute, with the trailing dot) in `dir`.
+/// Returns `None` (the test skips) when the program is missing outside CI.
+pub fn start(
+    peer: Peer,
+    ip: &str,
+    port: u16,
+    zone: &str,
+    role: Role<'_>,
+    dir: &Path,
+) -> Result<Option<PeerServer>> {
+    let Some(prog) = require_program(peer.program()) else {
+        return Ok(None);
+    };
+    std::fs::create_dir_all(dir)?;
+    let zone_bare = zone.trim_end_matches('.');
+    let zonefile = dir.join(format!("{zone_bare}.zone"));
+    let (primary, is_secondary) = match role {
+        Role::Secondary {
+            primary_ip,
+            primary_port,
+        } => ((primary_ip.to_string(), primary_port), true),
+        Role::Primary { zonefile: src } => {
+            std::fs::copy(src, &zonefile).with_context(|| format!("copy {}", src.display()))?;
+            ((String::new(), 0), false)
+        }
+    };
+    let conf = dir.join("peer.conf");
+    let d = dir.display();
+    let zf = zonefile.display();
+    let mut cmd = Command::new(prog);
+    match peer {
+        Peer::Knot => {
+            let zone_part = if is_secondary {
+                format!(
+                    "remote:\n  - id: primary\n    address: {}@{}\n\
+                     acl:\n  - id: notify_in\n    address: {}\n    action: notify\n  - id: xfr_out\n    address: [127.0.0.0/8, ::1]\n    action: transfer\n\
+                     zone:\n  - domain: {zone}\n    file: \"{zf}\"\n    master: primary\n    acl: [notify_in, xfr_out]\n    zonefile-load: none\n",
+                    primary.0, primary.1, primary.0
+                )
+            } else {
+                format!(
+                    "acl:\n  - id: xfr_out\n    address: [127.0.0.0/8, ::1]\n    action: transfer\n\
+                     zone:\n  - domain: {zone}\n    file: \"{zf}\"\n    acl: [xfr_out]\n    zonefile-sync: -1\n    journal-content: none\n"
+                )
+            };
+            std::fs::write(
+                &conf,
+                format!(
+                    "server:\n    rundir: \"{d}\"\n    listen: {ip}@{port}\n    tcp-reuseport: on\n\
+                     database:\n    storage: \"{d}/db\"\n\
+                     log:\n  - target: stderr\n    any: info\n{zone_part}"
+                ),
+            )?;
+            cmd.arg("-c").arg(&conf);
+        }
+        Peer::Nsd => {
+            let zone_part = if is_secondary {
+                format!(
+                    "    request-xfr: {}@{} NOKEY\n    allow-notify: {} NOKEY\n    provide-xfr: 127.0.0.0/8 NOKEY\n",
+                    primary.0, primary.1, primary.0
+                )
+            } else {
+                "    provide-xfr: 127.0.0.0/8 NOKEY\n    provide-xfr: ::1 NOKEY\n".to_string()
+            };
+            std::fs::write(
+                &conf,
+                format!(
+                    "server:\n    ip-address: {ip}@{port}\n    database: \"\"\n    zonesdir: \"{d}\"\n\
+                     username: \"\"\n    chroot: \"\"\n    pidfile: \"{d}/nsd.pid\"\n    xfrdfile: \"{d}/xfrd.state\"\n\
+                     zonelistfile: \"{d}/zone.list\"\n    xfrdir: \"{d}\"\n    logfile: \"{d}/nsd.log\"\n    verbosity: 2\n\
+                     server-count: 1\n\
+                     remote-control:\n    control-enable: no\n\
+                     zone:\n    name: {zone}\n    zonefile: \"{zf}\"\n{zone_part}"
+                ),
+            )?;
+            cmd.arg("-d").arg("-c").arg(&conf);
+        }
+        Peer::Bind => {
+            let zone_part = if is_secondary {
+                format!(
+                    "zone \"{zone}\" {{ type secondary; primaries {{ {} port {}; }}; file \"{zf}\"; }};\n",
+                    primary.0, primary.1
+                )
+            } else {
+                format!("zone \"{zone}\" {{ type primary; file \"{zf}\"; }};\n")
+            };
+            let (v4, v6) = if ip.contains(':') {
+                ("none;".to_string(), format!("{ip};"))
+            } else {
+                (format!("{ip};"), "none;".to_string())
+            };
+            std::fs::write(
+                &conf,
+                format!(
+                    "options {{\n  directory \"{d}\";\n  listen-on port {port} {{ {v4} }};\n  listen-on-v6 port {port} {{ {v6} }};\n\
+                     pid-file \"{d}/named.pid\";\n  session-keyfile \"{d}/session.key\";\n  managed-keys-directory \"{d}\";\n\
+                     recursion no;\n  notify no;\n  allow-transfer {{ 127.0.0.0/8; ::1; }};\n  max-records-per-type 0;\n\
+                     dnssec-validation no;\n}};\ncontrols {{ }};\n{zone_part}"
+                ),
+            )?;
+            cmd.arg("-g").arg("-c").arg(&conf);
+        }
+    }
+    let mut proc = Proc::spawn(peer.program(), cmd, dir.join("peer.log"))?;
+    // The server is ready when it answers SOA for the zone (a secondary: once it has the zone).
+    let _ = zone_bare;
+    wait_until(
+        Duration::from_secs(60),
+        &format!("{} to answer SOA for {zone}", peer.program()),
+        || {
+            proc.check_running()?;
+            Ok(soa_serial(ip, port, zone).is_some())
+        },
+    )
+    .with_context(|| format!("{} log:\n{}", peer.program(), proc.log_text()))?;
+    Ok(Some(PeerServer {
+        peer,
+        ip: ip.to_string(),
+        port,
+        dir: dir.to_path_buf(),
+        proc,
+    }))
+}
