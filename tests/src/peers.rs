@@ -111,7 +111,7 @@ pub fn start(
         Peer::Nsd => {
             let zone_part = if is_secondary {
                 format!(
-                    "    request-xfr: {}@{} NOKEY\n    allow-notify: {} NOKEY\n    provide-xfr: 127.0.0.0/8 NOKEY\n",
+                    "    request-xfr: {}@{} NOKEY\n    allow-notify: {} NOKEY\n    provide-xfr: 127.0.0.0/8 NOKEY\n    provide-xfr: ::1 NOKEY\n",
                     primary.0, primary.1, primary.0
                 )
             } else {

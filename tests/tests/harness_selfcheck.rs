@@ -9,6 +9,15 @@ use xfrd_tests::{axfr_canonical, canonical_zone, diff_summary, free_port, worksp
 
 #[test]
 fn peers_transfer_the_example_zone_from_knotd() {
+    transfer_from_knotd("127.0.0.1");
+}
+
+#[test]
+fn peers_transfer_the_example_zone_from_knotd_over_ipv6() {
+    transfer_from_knotd("::1");
+}
+
+fn transfer_from_knotd(ip: &str) {
     let tmp = tempfile::tempdir().unwrap();
     let zonefile = workspace_root().join("examples/example.com.zone");
     let zone = "example.com.";
@@ -19,10 +28,10 @@ fn peers_transfer_the_example_zone_from_knotd() {
         }
         Err(e) => panic!("{e:#}"),
     };
-    let pport = free_port("127.0.0.1");
+    let pport = free_port(ip);
     let Some(primary) = peers::start(
         Peer::Knot,
-        "127.0.0.1",
+        ip,
         pport,
         zone,
         Role::Primary {
@@ -33,18 +42,18 @@ fn peers_transfer_the_example_zone_from_knotd() {
     .unwrap() else {
         return;
     };
-    let got = axfr_canonical("127.0.0.1", primary.port, zone, tmp.path()).unwrap();
+    let got = axfr_canonical(ip, primary.port, zone, tmp.path()).unwrap();
     assert_eq!(expected, got, "{}", diff_summary(&expected, &got));
     for peer in [Peer::Knot, Peer::Nsd, Peer::Bind] {
-        let port = free_port("127.0.0.1");
+        let port = free_port(ip);
         let dir = tmp.path().join(format!("secondary-{port}"));
         let Some(sec) = peers::start(
             peer,
-            "127.0.0.1",
+            ip,
             port,
             zone,
             Role::Secondary {
-                primary_ip: "127.0.0.1",
+                primary_ip: ip,
                 primary_port: pport,
             },
             Path::new(&dir),
@@ -52,7 +61,7 @@ fn peers_transfer_the_example_zone_from_knotd() {
         .unwrap() else {
             continue;
         };
-        let got = axfr_canonical("127.0.0.1", sec.port, zone, tmp.path()).unwrap();
+        let got = axfr_canonical(ip, sec.port, zone, tmp.path()).unwrap();
         assert_eq!(
             expected,
             got,
