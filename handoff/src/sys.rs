@@ -46,13 +46,16 @@ pub fn send_with_fd(
     msg.msg_controllen = space;
     // SAFETY: msg_control points at `space` bytes of an aligned buffer that lives to the end of
     // this function, so CMSG_FIRSTHDR returns a pointer inside it with room for one header and
-    // one descriptor (control_bytes(1) == CMSG_SPACE(4)).
+    // fds.len() descriptors (control_bytes(n) == CMSG_SPACE(4 n), n <= RECV_FDS_MAX).
     unsafe {
         let cmsg = libc::CMSG_FIRSTHDR(&msg);
         (*cmsg).cmsg_level = libc::SOL_SOCKET;
         (*cmsg).cmsg_type = libc::SCM_RIGHTS;
-        (*cmsg).cmsg_len = libc::CMSG_LEN(size_of::<RawFd>() as u32) as usize;
-        std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<RawFd>(), fd.as_raw_fd());
+        (*cmsg).cmsg_len = libc::CMSG_LEN((fds.len() * size_of::<RawFd>()) as u32) as usize;
+        let data = libc::CMSG_DATA(cmsg).cast::<RawFd>();
+        for (i, fd) in fds.iter().enumerate() {
+            std::ptr::write_unaligned(data.add(i), fd.as_raw_fd());
+        }
     }
     loop {
         // SAFETY: msg points at valid iovecs and control data for the duration of the call.
