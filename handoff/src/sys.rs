@@ -36,8 +36,24 @@ pub fn send_with_fd(
     iov: &[IoSlice<'_>],
     fd: BorrowedFd<'_>,
 ) -> io::Result<usize> {
+    send_with_fds(sock, iov, &[fd])
+}
+
+/// Sends `iov` in one `sendmsg` with `fds` (1 to [`RECV_FDS_MAX`]) in one SCM_RIGHTS message.
+/// A conforming front end sends exactly one; more exist for testing the engine's rejection.
+pub fn send_with_fds(
+    sock: BorrowedFd<'_>,
+    iov: &[IoSlice<'_>],
+    fds: &[BorrowedFd<'_>],
+) -> io::Result<usize> {
+    if fds.is_empty() || fds.len() > RECV_FDS_MAX {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "1 to RECV_FDS_MAX descriptors",
+        ));
+    }
     let mut control = ControlBuf::default();
-    let space = control_bytes(1);
+    let space = control_bytes(fds.len());
     // SAFETY: msghdr is plain data; zeroed is a valid empty value.
     let mut msg: libc::msghdr = unsafe { MaybeUninit::zeroed().assume_init() };
     msg.msg_iov = iov.as_ptr() as *mut libc::iovec; // IoSlice is ABI-compatible with iovec
