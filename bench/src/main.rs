@@ -1,1 +1,152 @@
-fn main() {}
+//! xfr-bench: a load harness for DNS zone transfer servers (xfrd, knotd, nsd, named, any other).
+//!
+//! `axfr`, `ixfr` and `soa` drive one server; `compare` starts xfrd and the peers one at a time
+//! on loopback and runs the same workloads against each. See bench/README.md.
+
+mod compare;
+mod load;
+mod procstat;
+mod svg;
+mod sys;
+mod tsig;
+mod wire;
+mod xfr;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "xfr-bench",
+    version,
+    about = "Load harness for DNS zone transfer servers"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Full zone transfers (AXFR over TCP).
+    Axfr(LoadArgs),
+    /// Incremental zone transfers; accepts incremental and AXFR-style answers.
+    Ixfr {
+        #[command(flatten)]
+        load: LoadArgs,
+        /// The client's serial, sent in the authority SOA of the query.
+        #[arg(long, default_value_t = 0)]
+        serial: u32,
+    },
+    /// SOA queries (UDP, or TCP with --tcp, one connection per client thread).
+    Soa {
+        #[command(flatten)]
+        load: LoadArgs,
+        #[arg(long)]
+        tcp: bool,
+    },
+    /// Start xfrd and the peers (knotd, nsd, named) one at a time and run the same workloads.
+    Compare(compare::CompareArgs),
+}
+
+#[derive(Args, Clone)]
+struct LoadArgs {
+    /// Server address, ADDR:PORT.
+    #[arg(long)]
+    target: SocketAddr,
+    /// Zone origin (e.g. example.com.).
+    #[arg(long)]
+    zone: String,
+    /// Client threads, each with one transfer in flight.
+    #[arg(long, default_value_t = 1)]
+    concurrency: usize,
+    /// Transfers (or queries) to run in total.
+    #[arg(long, default_value_t = 100)]
+    transfers: u64,
+    /// Start no transfer after this many seconds.
+    #[arg(long, default_value_t = 60.0)]
+    duration: f64,
+    /// Per transfer: connect, each read, and the whole transfer, in seconds.
+    #[arg(long, default_value_t = 30.0)]
+    timeout: f64,
+    /// TSIG key NAME:ALG:SECRET (hmac-sha256, hmac-sha384, hmac-sha512; secret in base64).
+    #[arg(long)]
+    tsig: Option<String>,
+    /// Check every transfer: framing, IDs, SOA first and last, one serial, record count and
+    /// record-set digest equal across transfers.
+    #[arg(long)]
+    verify: bool,
+    /// With --verify: the number of records each transfer must carry (final SOA not counted).
+    #[arg(long)]
+    expect_records: Option<u64>,
+    /// Write the report as JSON to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Measure this server process (and its children): CPU seconds and peak RSS.
+    #[arg(long)]
+    server_pid: Option<u32>,
+    /// Pin client threads to these cores (comma-separated ids), round robin.
+    #[arg(long, value_delimiter = ',')]
+    client_cores: Vec<usize>,
+    /// Exit with status 1 if any transfer failed.
+    #[arg(long)]
+    fail_on_error: bool,
+}
+
+fn secs(name: &str, v: f64) -> anyhow::Result<Duration> {
+    anyhow::ensure!(
+        v.is_finite() && v > 0.0 && v < 1e7,
+        "{name} must be a positive number of seconds"
+    );
+    Ok(Duration::from_secs_f64(v))
+}
+
+fn run_load(a: LoadArgs, mode: load::Mode) -> anyhow::Result<()> {
+    let tsig = match &a.tsig {
+        Some(s) => Some(tsig::Key::parse(s).map_err(|e| anyhow::anyhow!(e))?),
+        None => None,
+    };
+    anyhow::ensure!(
+        tsig.is_none() || !matches!(mode, load::Mode::Soa { .. }),
+        "--tsig applies to axfr and ixfr"
+    );
+    let cfg = load::LoadConfig {
+        mode,
+        target: a.target,
+        zone: a.zone,
+        concurrency: a.concurrency,
+        transfers: a.transfers,
+        duration: secs("--duration", a.duration)?,
+        timeout: secs("--timeout", a.timeout)?,
+        tsig,
+        verify: a.verify,
+        expect_records: a.expect_records,
+        server_pid: a.server_pid,
+        client_cores: a.client_cores,
+        progress: true,
+    };
+    let report = load::run(&cfg)?;
+    print!("{}", report.table());
+    if let Some(path) = &a.json {
+        let text = serde_json::to_string_pretty(&report)?;
+        std::fs::write(path, text + "\n").with_context(|| format!("writing {}", path.display()))?;
+    }
+    if a.fail_on_error && report.errors > 0 {
+        std::process::exit(1);
+    }
+    Ok(())
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.cmd {
+        Cmd::Axfr(a) => run_load(a, load::Mode::Axfr),
+        Cmd::Ixfr { load, serial } => run_load(load, load::Mode::Ixfr { serial }),
+        Cmd::Soa { load, tcp } => run_load(load, load::Mode::Soa { tcp }),
+        Cmd::Compare(a) => compare::run(a),
+    }
+}

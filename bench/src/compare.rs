@@ -1,0 +1,945 @@
+//! `xfr-bench compare`: the same workloads against xfrd, knotd, nsd and named, one at a time.
+//!
+//! Owns: generating the zones (`xfr-zone gen`) or taking them from flags, writing a config for
+//! each peer into a temporary folder, starting each server pinned to one core (taskset), waiting
+//! until it answers for both zones, running the workloads with the client pinned to another
+//! core, stopping it, and writing a table (stdout), JSON, Markdown and an SVG chart.
+//!
+//! Every server process is owned by a `Running` whose Drop stops it (SIGTERM, then SIGKILL),
+//! so an error or a panic in the middle of a run leaves nothing behind.
+//!
+//! Peer settings, and why (FINDINGS.md): knotd serves AXFR only with an ACL `action: transfer`,
+//! and its listen backlog is fixed (not configurable in 3.2), so it drops SYNs under many
+//! simultaneous connects; nsd 4.6 needs `database: ""` or it keeps a zone database between
+//! runs, `username: ""` to run without dropping to a user that cannot read our temp folder,
+//! `tcp-count` raised above the highest concurrency, and response rate limiting off
+//! (`rrl-ratelimit: 0`: Debian's nsd limits to 200 answers/s per source by default, which
+//! turns a SOA benchmark into a measurement of the limiter); named limits concurrent outgoing
+//! transfers (`transfers-out`, default 10), TCP clients and its listen queue (default 10): all
+//! three are raised so that the table compares serving, not admission limits.
+
+use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context as _};
+use clap::Args;
+use serde::Serialize;
+
+use crate::load::{self, LoadConfig, Mode, Report};
+use crate::wire;
+
+/// How long a server may take from start to answering SOA for both zones. named needs about
+/// 4 s for a 1M-record zone here (FINDINGS.md); a slow disk or a debug build may need more.
+const READY_TIMEOUT: Duration = Duration::from_secs(180);
+/// Grace period between SIGTERM and SIGKILL when stopping a server.
+const STOP_GRACE: Duration = Duration::from_secs(5);
+
+#[derive(Args, Clone)]
+pub struct CompareArgs {
+    /// Servers to run, in order; the first one present is the reference of the ratios.
+    #[arg(long, value_delimiter = ',', default_value = "xfrd,knotd,nsd,named")]
+    servers: Vec<String>,
+    /// The xfrd binary (default: next to xfr-bench, then PATH).
+    #[arg(long)]
+    xfrd: Option<PathBuf>,
+    /// The xfr-zone binary used to generate the zones (default: next to xfr-bench, then PATH).
+    #[arg(long)]
+    xfr_zone: Option<PathBuf>,
+    /// Use this zone file for the large zone instead of generating one: ORIGIN=FILE.
+    #[arg(long)]
+    large: Option<String>,
+    /// Use this zone file for the small zone instead of generating one: ORIGIN=FILE.
+    #[arg(long)]
+    small: Option<String>,
+    #[arg(long, default_value_t = 1_000_000)]
+    large_records: u64,
+    #[arg(long, default_value_t = 10_000)]
+    small_records: u64,
+    /// Seed for `xfr-zone gen`.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Single AXFRs of the large zone per server (the median is reported).
+    #[arg(long, default_value_t = 5)]
+    large_repeat: u64,
+    /// Concurrency levels for the small zone.
+    #[arg(long, value_delimiter = ',', default_value = "1,8,64,256")]
+    concurrency: Vec<usize>,
+    /// Transfers per concurrency level for the small zone (at most).
+    #[arg(long, default_value_t = 3000)]
+    small_transfers: u64,
+    /// Seconds per concurrency level for the small zone (at most).
+    #[arg(long, default_value_t = 5.0)]
+    small_duration: f64,
+    /// SOA queries over UDP (at most), and their client threads and seconds.
+    #[arg(long, default_value_t = 200_000)]
+    soa_queries: u64,
+    #[arg(long, default_value_t = 4)]
+    soa_concurrency: usize,
+    #[arg(long, default_value_t = 5.0)]
+    soa_duration: f64,
+    /// Core the server is pinned to (taskset), and cores for the client threads.
+    #[arg(long, default_value_t = 0)]
+    server_core: usize,
+    #[arg(long, value_delimiter = ',', default_value = "1")]
+    client_cores: Vec<usize>,
+    /// First loopback port; each server gets the next one.
+    #[arg(long, default_value_t = 25353)]
+    base_port: u16,
+    /// Per-transfer timeout in seconds.
+    #[arg(long, default_value_t = 30.0)]
+    timeout: f64,
+    #[arg(long)]
+    json: Option<PathBuf>,
+    #[arg(long)]
+    markdown: Option<PathBuf>,
+    #[arg(long)]
+    svg: Option<PathBuf>,
+    /// Keep configs, zones and logs here instead of a temporary folder removed at the end.
+    #[arg(long)]
+    workdir: Option<PathBuf>,
+}
+
+/// One zone as served in the comparison.
+#[derive(Clone, Debug, Serialize)]
+pub struct Zone {
+    pub origin: String,
+    pub file: PathBuf,
+}
+
+/// A server process we started; stopped on drop.
+struct Running {
+    name: String,
+    child: Child,
+    log: PathBuf,
+}
+
+impl Running {
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+    fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(20)..].join("\n")
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(Some(_)) = self.child.try_wait() {
+            return;
+        }
+        crate::sys::kill(self.child.id(), libc::SIGTERM);
+        let t = Instant::now();
+        while t.elapsed() < STOP_GRACE {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        eprintln!("{}: did not stop on SIGTERM, killing", self.name);
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A temporary folder removed on drop unless the user named it.
+struct WorkDir {
+    path: PathBuf,
+    remove: bool,
+}
+
+impl Drop for WorkDir {
+    fn drop(&mut self) {
+        if self.remove {
+            let _ = std::fs::remove_dir_all(&self.path);
+        }
+    }
+}
+
+fn find_binary(flag: &Option<PathBuf>, name: &str) -> Option<PathBuf> {
+    if let Some(p) = flag {
+        return p.is_file().then(|| p.clone());
+    }
+    if let Ok(me) = std::env::current_exe() {
+        if let Some(dir) = me.parent() {
+            let p = dir.join(name);
+            if p.is_file() {
+                return Some(p);
+            }
+        }
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/sbin")])
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+}
+
+fn version_of(bin: &Path, args: &[&str]) -> String {
+    Command::new(bin)
+        .args(args)
+        .output()
+        .ok()
+        .map(|o| {
+            let mut s = String::from_utf8_lossy(&o.stdout).to_string();
+            s.push_str(&String::from_utf8_lossy(&o.stderr));
+            s.lines().next().unwrap_or("").trim().to_string()
+        })
+        .unwrap_or_default()
+}
+
+/// Ask for the zone's SOA over UDP, then TCP; true when one answers NOERROR with a SOA.
+fn answers_soa(addr: SocketAddr, zone: &str) -> bool {
+    let Ok(qname) = wire::name_to_wire(zone) else {
+        return false;
+    };
+    let q = wire::build_query(0x5eed, &qname, wire::TYPE_SOA, None);
+    let ok = |m: &[u8]| {
+        wire::Header::parse(m)
+            .map(|h| h.id == 0x5eed && h.is_response() && h.rcode() == 0 && h.ancount > 0)
+            .unwrap_or(false)
+    };
+    if let Ok(s) = UdpSocket::bind("127.0.0.1:0") {
+        let _ = s.set_read_timeout(Some(Duration::from_millis(200)));
+        if s.send_to(&q, addr).is_ok() {
+            let mut b = [0u8; 4096];
+            if let Ok(n) = s.recv(&mut b) {
+                if ok(&b[..n]) {
+                    return true;
+                }
+            }
+        }
+    }
+    use std::io::{Read, Write};
+    if let Ok(mut s) = TcpStream::connect_timeout(&addr, Duration::from_millis(200)) {
+        let _ = s.set_read_timeout(Some(Duration::from_millis(500)));
+        let mut f = (q.len() as u16).to_be_bytes().to_vec();
+        f.extend_from_slice(&q);
+        let mut lb = [0u8; 2];
+        if s.write_all(&f).is_ok() && s.read_exact(&mut lb).is_ok() {
+            let mut b = vec![0u8; u16::from_be_bytes(lb) as usize];
+            if s.read_exact(&mut b).is_ok() {
+                return ok(&b);
+            }
+        }
+    }
+    false
+}
+
+fn write(path: &Path, text: String) -> anyhow::Result<()> {
+    std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
+}
+
+/// Write the server's config into `dir` and return the command that starts it in the
+/// foreground.
+fn server_command(
+    name: &str,
+    bin: &Path,
+    dir: &Path,
+    port: u16,
+    zones: &[Zone],
+) -> anyhow::Result<Command> {
+    let d = dir.display();
+    let mut cmd = Command::new(bin);
+    match name {
+        "xfrd" => {
+            cmd.arg("serve")
+                .arg("--listen")
+                .arg(format!("127.0.0.1:{port}"))
+                .arg("--cores")
+                .arg("1")
+                .arg("--store-dir")
+                .arg(dir.join("store"));
+            for z in zones {
+                cmd.arg("--zone")
+                    .arg(format!("{}={}", z.origin, z.file.display()));
+            }
+        }
+        "knotd" => {
+            let mut c = format!(
+                "server:\n    rundir: \"{d}\"\n    listen: 127.0.0.1@{port}\n    tcp-reuseport: on\n\
+                 database:\n    storage: \"{d}/db\"\n\
+                 log:\n  - target: stderr\n    any: warning\n\
+                 acl:\n  - id: xfr_out\n    address: 127.0.0.0/8\n    action: transfer\n\
+                 template:\n  - id: default\n    storage: \"{d}\"\n    acl: xfr_out\n    zonefile-sync: -1\n\
+                 \x20   journal-content: none\n    semantic-checks: off\n\
+                 zone:\n"
+            );
+            for z in zones {
+                c.push_str(&format!(
+                    "  - domain: {}\n    file: \"{}\"\n",
+                    z.origin,
+                    z.file.display()
+                ));
+            }
+            write(&dir.join("knot.conf"), c)?;
+            cmd.arg("-c").arg(dir.join("knot.conf"));
+        }
+        "nsd" => {
+            let mut c = format!(
+                "server:\n    ip-address: 127.0.0.1@{port}\n    database: \"\"\n    zonesdir: \"{d}\"\n\
+                 \x20   username: \"\"\n    chroot: \"\"\n    pidfile: \"{d}/nsd.pid\"\n\
+                 \x20   xfrdfile: \"{d}/xfrd.state\"\n    zonelistfile: \"{d}/zone.list\"\n\
+                 \x20   xfrdir: \"{d}\"\n    logfile: \"{d}/nsd.log\"\n    verbosity: 1\n\
+                 \x20   server-count: 1\n    tcp-count: 1024\n    rrl-ratelimit: 0\n\
+                 remote-control:\n    control-enable: no\n"
+            );
+            for z in zones {
+                c.push_str(&format!(
+                    "zone:\n    name: {}\n    zonefile: \"{}\"\n    provide-xfr: 127.0.0.0/8 NOKEY\n",
+                    z.origin,
+                    z.file.display()
+                ));
+            }
+            write(&dir.join("nsd.conf"), c)?;
+            cmd.arg("-d").arg("-c").arg(dir.join("nsd.conf"));
+        }
+        "named" => {
+            let mut c = format!(
+                "options {{\n  directory \"{d}\";\n  listen-on port {port} {{ 127.0.0.1; }};\n\
+                 \x20 listen-on-v6 {{ none; }};\n  pid-file \"{d}/named.pid\";\n\
+                 \x20 session-keyfile \"{d}/session.key\";\n  managed-keys-directory \"{d}\";\n\
+                 \x20 recursion no;\n  notify no;\n  dnssec-validation no;\n\
+                 \x20 allow-transfer {{ 127.0.0.0/8; }};\n  transfers-out 1000;\n\
+                 \x20 tcp-clients 1000;\n  tcp-listen-queue 1024;\n}};\ncontrols {{ }};\n"
+            );
+            for z in zones {
+                c.push_str(&format!(
+                    "zone \"{}\" {{ type primary; file \"{}\"; }};\n",
+                    z.origin,
+                    z.file.display()
+                ));
+            }
+            write(&dir.join("named.conf"), c)?;
+            cmd.arg("-g").arg("-c").arg(dir.join("named.conf"));
+        }
+        other => bail!("unknown server {other:?} (xfrd, knotd, nsd, named)"),
+    }
+    Ok(cmd)
+}
+
+/// Start `cmd` pinned to `core` with taskset (which execs, so the pid is the server's).
+fn start_pinned(name: &str, cmd: Command, core: usize, log: PathBuf) -> anyhow::Result<Running> {
+    let mut t = Command::new("taskset");
+    t.arg("-c").arg(core.to_string()).arg(cmd.get_program());
+    t.args(cmd.get_args());
+    let f = std::fs::File::create(&log)?;
+    t.stdin(Stdio::null()).stdout(f.try_clone()?).stderr(f);
+    let child = t
+        .spawn()
+        .with_context(|| format!("starting {name} with taskset"))?;
+    Ok(Running {
+        name: name.to_string(),
+        child,
+        log,
+    })
+}
+
+#[derive(Serialize)]
+struct ServerResult {
+    name: String,
+    version: String,
+    load_s: f64,
+    large_records: u64,
+    large_digest: String,
+    small_digest: String,
+    large_axfr: Report,
+    /// Median of the single large AXFRs, in ms.
+    large_axfr_median_ms: f64,
+    small: Vec<Report>,
+    soa_udp: Report,
+    peak_rss_mib: f64,
+}
+
+#[derive(Serialize)]
+struct CompareReport {
+    date_utc: String,
+    machine: String,
+    kernel: String,
+    cpus: usize,
+    server_core: usize,
+    client_cores: Vec<usize>,
+    command: String,
+    zones: Vec<Zone>,
+    zone_source: String,
+    reference: String,
+    servers: Vec<ServerResult>,
+    skipped: Vec<String>,
+}
+
+fn sh(cmd: &str) -> String {
+    Command::new("sh")
+        .arg("-c")
+        .arg(cmd)
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default()
+}
+
+fn gen_zone(
+    xfr_zone: &Path,
+    origin: &str,
+    records: u64,
+    seed: u64,
+    out: &Path,
+) -> anyhow::Result<()> {
+    let st = Command::new(xfr_zone)
+        .args(["gen", "--origin", origin, "--records"])
+        .arg(records.to_string())
+        .arg("--seed")
+        .arg(seed.to_string())
+        .arg("-o")
+        .arg(out)
+        .status()
+        .with_context(|| format!("running {}", xfr_zone.display()))?;
+    anyhow::ensure!(st.success(), "xfr-zone gen failed for {origin}");
+    Ok(())
+}
+
+fn zone_flag(spec: &str) -> anyhow::Result<Zone> {
+    let (o, f) = spec
+        .split_once('=')
+        .context("zone flags want ORIGIN=FILE")?;
+    let mut origin = o.to_string();
+    if !origin.ends_with('.') {
+        origin.push('.');
+    }
+    let file = std::fs::canonicalize(f).with_context(|| format!("zone file {f}"))?;
+    Ok(Zone { origin, file })
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    if v.is_empty() {
+        0.0
+    } else {
+        v[v.len() / 2]
+    }
+}
+
+pub fn run(a: CompareArgs) -> anyhow::Result<()> {
+    let t_all = Instant::now();
+    let work = match &a.workdir {
+        Some(p) => {
+            std::fs::create_dir_all(p)?;
+            WorkDir {
+                path: std::fs::canonicalize(p)?,
+                remove: false,
+            }
+        }
+        None => {
+            let p = std::env::temp_dir().join(format!("xfr-bench-compare-{}", std::process::id()));
+            std::fs::create_dir_all(&p)?;
+            WorkDir {
+                path: p,
+                remove: true,
+            }
+        }
+    };
+    anyhow::ensure!(
+        find_binary(&None, "taskset").is_some(),
+        "taskset is needed to pin servers (util-linux)"
+    );
+
+    // Zones.
+    let (large, small, zone_source) = match (&a.large, &a.small) {
+        (Some(l), Some(s)) => (
+            zone_flag(l)?,
+            zone_flag(s)?,
+            "given by --large/--small".to_string(),
+        ),
+        (None, None) => {
+            let xz = find_binary(&a.xfr_zone, "xfr-zone").context(
+                "xfr-zone not found: build it (cargo build -p xfr-tools) or pass --xfr-zone, \
+                 or give zone files with --large ORIGIN=FILE --small ORIGIN=FILE",
+            )?;
+            let l = Zone {
+                origin: "large.bench.".into(),
+                file: work.path.join("large.bench.zone"),
+            };
+            let s = Zone {
+                origin: "small.bench.".into(),
+                file: work.path.join("small.bench.zone"),
+            };
+            let t = Instant::now();
+            gen_zone(&xz, &l.origin, a.large_records, a.seed, &l.file)?;
+            gen_zone(&xz, &s.origin, a.small_records, a.seed, &s.file)?;
+            eprintln!("zones generated in {:.1} s", t.elapsed().as_secs_f64());
+            (
+                l,
+                s,
+                format!(
+                    "xfr-zone gen --seed {} ({} and {} records)",
+                    a.seed, a.large_records, a.small_records
+                ),
+            )
+        }
+        _ => bail!("give both --large and --small, or neither"),
+    };
+    let zones = vec![large.clone(), small.clone()];
+    let timeout = Duration::from_secs_f64(a.timeout);
+
+    let mut results = Vec::new();
+    let mut skipped = Vec::new();
+    for (i, name) in a.servers.iter().enumerate() {
+        let bin = match name.as_str() {
+            "xfrd" => find_binary(&a.xfrd, "xfrd"),
+            other => find_binary(&None, other),
+        };
+        let Some(bin) = bin else {
+            eprintln!("== {name}: binary not found, skipped");
+            skipped.push(format!("{name} (binary not found)"));
+            continue;
+        };
+        let version = match name.as_str() {
+            "nsd" => version_of(&bin, &["-v"]),
+            "named" => version_of(&bin, &["-v"]),
+            _ => version_of(&bin, &["--version"]),
+        };
+        let port = a.base_port + i as u16;
+        let target: SocketAddr = ([127, 0, 0, 1], port).into();
+        let dir = work.path.join(name);
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir)?;
+        eprintln!(
+            "== {name} ({version}) on {target}, pinned to core {}",
+            a.server_core
+        );
+        let cmd = server_command(name, &bin, &dir, port, &zones)?;
+        let t_start = Instant::now();
+        let mut server = start_pinned(name, cmd, a.server_core, dir.join("server.log"))?;
+        // Ready when it answers SOA for both zones; bounded.
+        loop {
+            if let Ok(Some(st)) = server.child.try_wait() {
+                bail!("{name} exited ({st}) while loading:\n{}", server.log_tail());
+            }
+            if zones.iter().all(|z| answers_soa(target, &z.origin)) {
+                break;
+            }
+            if t_start.elapsed() > READY_TIMEOUT {
+                bail!(
+                    "{name} did not answer SOA within {READY_TIMEOUT:?}:\n{}",
+                    server.log_tail()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let load_s = t_start.elapsed().as_secs_f64();
+        eprintln!("   ready in {load_s:.2} s");
+        let base = LoadConfig {
+            mode: Mode::Axfr,
+            target,
+            zone: large.origin.clone(),
+            concurrency: 1,
+            transfers: 1,
+            duration: Duration::from_secs(120),
+            timeout,
+            tsig: None,
+            verify: true,
+            expect_records: None,
+            server_pid: Some(server.pid()),
+            client_cores: a.client_cores.clone(),
+            progress: false,
+        };
+        // Untimed verified transfers first: they warm caches and give the digests that must
+        // agree between servers.
+        let vl = load::run(&base)?;
+        let vs = load::run(&LoadConfig {
+            zone: small.origin.clone(),
+            ..base.clone()
+        })?;
+        for (z, r) in [(&large, &vl), (&small, &vs)] {
+            if r.transfers != 1 {
+                bail!(
+                    "{name}: verified AXFR of {} failed: {:?}\n{}",
+                    z.origin,
+                    r.first_error,
+                    server.log_tail()
+                );
+            }
+        }
+        let digest = |r: &Report| {
+            r.verify
+                .as_ref()
+                .map(|v| v.digest.clone())
+                .unwrap_or_default()
+        };
+        // The large zone, one transfer at a time, each its own run (median of the runs).
+        let mut singles = Vec::new();
+        for _ in 0..a.large_repeat {
+            singles.push(load::run(&LoadConfig {
+                verify: false,
+                ..base.clone()
+            })?);
+        }
+        let large_axfr_median_ms = median(singles.iter().map(|r| r.latency_ms.max).collect());
+        // The report kept for the large zone is the median run.
+        let mut sorted: Vec<&Report> = singles.iter().collect();
+        sorted.sort_by(|x, y| x.latency_ms.max.total_cmp(&y.latency_ms.max));
+        let large_axfr = sorted[sorted.len() / 2].clone();
+        eprintln!(
+            "   AXFR {} records: median {:.1} ms",
+            vl.verify.as_ref().map(|v| v.records).unwrap_or(0),
+            large_axfr_median_ms
+        );
+        let mut small_reports = Vec::new();
+        for &c in &a.concurrency {
+            let r = load::run(&LoadConfig {
+                zone: small.origin.clone(),
+                concurrency: c,
+                transfers: a.small_transfers,
+                duration: Duration::from_secs_f64(a.small_duration),
+                verify: false,
+                ..base.clone()
+            })?;
+            eprintln!(
+                "   AXFR small c={c}: {:.0}/s p99 {:.1} ms, {} errors",
+                r.transfers_per_s, r.latency_ms.p99, r.errors
+            );
+            small_reports.push(r);
+        }
+        let soa_udp = load::run(&LoadConfig {
+            mode: Mode::Soa { tcp: false },
+            zone: small.origin.clone(),
+            concurrency: a.soa_concurrency,
+            transfers: a.soa_queries,
+            duration: Duration::from_secs_f64(a.soa_duration),
+            timeout: Duration::from_secs(1),
+            verify: false,
+            ..base.clone()
+        })?;
+        eprintln!(
+            "   SOA UDP: {:.0} q/s p99 {:.3} ms, {} errors",
+            soa_udp.transfers_per_s, soa_udp.latency_ms.p99, soa_udp.errors
+        );
+        let peak_rss_mib = crate::procstat::Sampler::start(server.pid())
+            .map(|s| s.peak_rss_mib())
+            .unwrap_or(0.0);
+        results.push(ServerResult {
+            name: name.clone(),
+            version,
+            load_s,
+            large_records: vl.verify.as_ref().map(|v| v.records).unwrap_or(0),
+            large_digest: digest(&vl),
+            small_digest: digest(&vs),
+            large_axfr,
+            large_axfr_median_ms,
+            small: small_reports,
+            soa_udp,
+            peak_rss_mib,
+        });
+        drop(server);
+    }
+    anyhow::ensure!(!results.is_empty(), "no server could be run: {skipped:?}");
+    let reference = results[0].name.clone();
+    let report = CompareReport {
+        date_utc: sh("date -u +%Y-%m-%dT%H:%M:%SZ"),
+        machine: sh("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"),
+        kernel: sh("uname -r"),
+        cpus: std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
+        server_core: a.server_core,
+        client_cores: a.client_cores.clone(),
+        command: std::env::args().collect::<Vec<_>>().join(" "),
+        zones,
+        zone_source,
+        reference,
+        servers: results,
+        skipped,
+    };
+    let md = markdown(&report, &a, t_all.elapsed());
+    println!("{md}");
+    if let Some(p) = &a.markdown {
+        write(p, md)?;
+    }
+    if let Some(p) = &a.json {
+        write(p, serde_json::to_string_pretty(&report)? + "\n")?;
+    }
+    if let Some(p) = &a.svg {
+        write(p, crate::svg::chart(&chart_data(&report, &a)))?;
+    }
+    Ok(())
+}
+
+fn chart_data(r: &CompareReport, a: &CompareArgs) -> crate::svg::Data {
+    crate::svg::Data {
+        title: format!(
+            "xfr-bench compare, {} ({} cores), {}",
+            r.machine, r.cpus, r.date_utc
+        ),
+        servers: r.servers.iter().map(|s| s.name.clone()).collect(),
+        concurrency: a.concurrency.clone(),
+        small_tps: r
+            .servers
+            .iter()
+            .map(|s| s.small.iter().map(|x| x.transfers_per_s).collect())
+            .collect(),
+        small_latency: r
+            .servers
+            .iter()
+            .map(|s| {
+                s.small
+                    .iter()
+                    .map(|x| {
+                        let p = x.latency_ms;
+                        [p.p50, p.p90, p.p99, p.p999, p.max]
+                    })
+                    .collect()
+            })
+            .collect(),
+        large_ms: r.servers.iter().map(|s| s.large_axfr_median_ms).collect(),
+    }
+}
+
+fn ratio(v: f64, reference: f64) -> String {
+    if reference > 0.0 {
+        format!("{:.2}×", v / reference)
+    } else {
+        "–".into()
+    }
+}
+
+fn markdown(r: &CompareReport, a: &CompareArgs, took: Duration) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::new();
+    let names: Vec<&str> = r.servers.iter().map(|s| s.name.as_str()).collect();
+    let _ = writeln!(
+        s,
+        "Measured {} on {} ({} cores, kernel {}).",
+        r.date_utc,
+        r.machine.trim(),
+        r.cpus,
+        r.kernel
+    );
+    let _ = writeln!(s);
+    let _ = writeln!(s, "Versions:");
+    for x in &r.servers {
+        let _ = writeln!(s, "- {}: {}", x.name, x.version);
+    }
+    for x in &r.skipped {
+        let _ = writeln!(s, "- skipped: {x}");
+    }
+    let _ = writeln!(s);
+    let _ = writeln!(
+        s,
+        "Noise control: one server at a time, pinned to core {} with `taskset`; the client's \
+         threads pinned to core(s) {:?} with core_affinity; everything on loopback. Each server \
+         first serves one verified AXFR of each zone (untimed; the record-set digests below must \
+         agree). The large zone: {} single AXFRs, each its own run, median shown. The small zone: \
+         at most {} transfers or {} s per concurrency level. SOA: at most {} UDP queries or {} s \
+         from {} client threads. Zones: {}. Whole run: {:.0} s.",
+        r.server_core,
+        r.client_cores,
+        a.large_repeat,
+        a.small_transfers,
+        a.small_duration,
+        a.soa_queries,
+        a.soa_duration,
+        a.soa_concurrency,
+        r.zone_source,
+        took.as_secs_f64()
+    );
+    let _ = writeln!(s);
+    let _ = writeln!(s, "Command: `{}`", r.command);
+    let _ = writeln!(s);
+    let _ = writeln!(
+        s,
+        "Ratios are to {} (for times, below 1 is faster than {}; for rates, above 1).",
+        r.reference, r.reference
+    );
+    let _ = writeln!(s);
+    let _ = write!(s, "| workload | metric |");
+    for n in &names {
+        let _ = write!(s, " {n} |");
+    }
+    let _ = writeln!(s);
+    let _ = write!(s, "|---|---|");
+    for _ in &names {
+        let _ = write!(s, "---:|");
+    }
+    let _ = writeln!(s);
+    let row = |s: &mut String, w: &str, m: &str, vals: Vec<f64>, fmt: &dyn Fn(f64) -> String| {
+        let _ = write!(s, "| {w} | {m} |");
+        let r0 = vals.first().copied().unwrap_or(0.0);
+        for (i, v) in vals.iter().enumerate() {
+            if i == 0 {
+                let _ = write!(s, " {} |", fmt(*v));
+            } else {
+                let _ = write!(s, " {} ({}) |", fmt(*v), ratio(*v, r0));
+            }
+        }
+        let _ = writeln!(s);
+    };
+    let f0 = |v: f64| format!("{v:.0}");
+    let f1 = |v: f64| format!("{v:.1}");
+    let f2 = |v: f64| format!("{v:.2}");
+    let f3 = |v: f64| format!("{v:.3}");
+    let srv = &r.servers;
+    let large_name = format!("AXFR {} records", srv[0].large_records);
+    row(
+        &mut s,
+        "start",
+        "load to first SOA answer, s",
+        srv.iter().map(|x| x.load_s).collect(),
+        &f2,
+    );
+    row(
+        &mut s,
+        &large_name,
+        "median time, ms",
+        srv.iter().map(|x| x.large_axfr_median_ms).collect(),
+        &f1,
+    );
+    row(
+        &mut s,
+        &large_name,
+        "MB/s",
+        srv.iter().map(|x| x.large_axfr.mb_per_s).collect(),
+        &f0,
+    );
+    row(
+        &mut s,
+        &large_name,
+        "bytes on the wire, MB",
+        srv.iter()
+            .map(|x| x.large_axfr.bytes_total as f64 / 1e6)
+            .collect(),
+        &f1,
+    );
+    row(
+        &mut s,
+        &large_name,
+        "messages",
+        srv.iter()
+            .map(|x| x.large_axfr.messages_per_transfer)
+            .collect(),
+        &f0,
+    );
+    row(
+        &mut s,
+        &large_name,
+        "time to first byte, ms",
+        srv.iter().map(|x| x.large_axfr.ttfb_ms.max).collect(),
+        &f2,
+    );
+    row(
+        &mut s,
+        &large_name,
+        "server CPU, s",
+        srv.iter()
+            .map(|x| x.large_axfr.server_cpu_s.unwrap_or(0.0))
+            .collect(),
+        &f2,
+    );
+    row(
+        &mut s,
+        &large_name,
+        "client CPU, s",
+        srv.iter().map(|x| x.large_axfr.client_cpu_s).collect(),
+        &f2,
+    );
+    for (i, c) in a.concurrency.iter().enumerate() {
+        let w = format!("AXFR 10k-zone, c={c}");
+        let get = |f: &dyn Fn(&Report) -> f64| {
+            srv.iter()
+                .map(|x| x.small.get(i).map(f).unwrap_or(0.0))
+                .collect::<Vec<f64>>()
+        };
+        row(&mut s, &w, "transfers/s", get(&|r| r.transfers_per_s), &f0);
+        row(
+            &mut s,
+            &w,
+            "latency p50, ms",
+            get(&|r| r.latency_ms.p50),
+            &f2,
+        );
+        row(
+            &mut s,
+            &w,
+            "latency p99, ms",
+            get(&|r| r.latency_ms.p99),
+            &f2,
+        );
+        row(
+            &mut s,
+            &w,
+            "latency max, ms",
+            get(&|r| r.latency_ms.max),
+            &f1,
+        );
+        row(
+            &mut s,
+            &w,
+            "server CPU, s",
+            get(&|r| r.server_cpu_s.unwrap_or(0.0)),
+            &f2,
+        );
+        let _ = write!(s, "| {w} | client CPU, s; errors |");
+        for x in srv {
+            let r = &x.small[i];
+            let _ = write!(s, " {:.2}; {} |", r.client_cpu_s, r.errors);
+        }
+        let _ = writeln!(s);
+    }
+    row(
+        &mut s,
+        "SOA over UDP",
+        "queries/s",
+        srv.iter().map(|x| x.soa_udp.transfers_per_s).collect(),
+        &f0,
+    );
+    row(
+        &mut s,
+        "SOA over UDP",
+        "latency p50, ms",
+        srv.iter().map(|x| x.soa_udp.latency_ms.p50).collect(),
+        &f3,
+    );
+    row(
+        &mut s,
+        "SOA over UDP",
+        "latency p99, ms",
+        srv.iter().map(|x| x.soa_udp.latency_ms.p99).collect(),
+        &f3,
+    );
+    let _ = write!(s, "| SOA over UDP | server CPU s / client CPU s; errors |");
+    for x in srv {
+        let _ = write!(
+            s,
+            " {:.2} / {:.2}; {} |",
+            x.soa_udp.server_cpu_s.unwrap_or(0.0),
+            x.soa_udp.client_cpu_s,
+            x.soa_udp.errors
+        );
+    }
+    let _ = writeln!(s);
+    row(
+        &mut s,
+        "memory",
+        "peak RSS, MiB",
+        srv.iter().map(|x| x.peak_rss_mib).collect(),
+        &f0,
+    );
+    let _ = writeln!(s);
+    let agree_l = srv.iter().all(|x| x.large_digest == srv[0].large_digest);
+    let agree_s = srv.iter().all(|x| x.small_digest == srv[0].small_digest);
+    let _ = writeln!(
+        s,
+        "Record-set digests (xxh3 of canonical records): large zone {} ({}), small zone {} ({}).",
+        if agree_l { "agree" } else { "DIFFER" },
+        srv.iter()
+            .map(|x| format!("{} {}", x.name, &x.large_digest))
+            .collect::<Vec<_>>()
+            .join(", "),
+        if agree_s { "agree" } else { "DIFFER" },
+        srv.iter()
+            .map(|x| format!("{} {}", x.name, &x.small_digest))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    s
+}

@@ -1,0 +1,728 @@
+//! The load driver: a pool of blocking client threads, pinned to cores, each running transfers
+//! (or SOA queries) back to back until the transfer count or the duration runs out.
+//!
+//! Why blocking threads rather than io_uring: one thread per connection reads 256 KiB at a time
+//! with one syscall per read, and the per-message work is a header check and a record walk
+//! (`xfr`), so the client spends far less CPU per byte than the server that renders it; the
+//! report prints both CPU figures so a reader can check that claim on every run.
+//!
+//! Bounds: every transfer has a connect, read and total timeout (`--timeout`); no transfer
+//! starts after `--duration`; the thread count is `--concurrency`.
+
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Read, Write};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+use crate::tsig::{self, ResponseVerifier};
+use crate::wire::{self, Header, TYPE_AXFR, TYPE_IXFR, TYPE_SOA};
+use crate::xfr::{Kind, Outcome, Step, Transfer, XfrError};
+
+/// Bytes asked of each read(2). Large reads keep the syscall count per transfer low: a
+/// 60 MB AXFR takes about 240 reads when the socket has data queued.
+pub const READ_BUF_BYTES: usize = 256 * 1024;
+/// Largest TCP frame: 2-byte length plus a 65535-byte message.
+const MAX_FRAME_BYTES: usize = 2 + 65535;
+/// Histogram range: 1 us to 10 minutes, 3 significant digits.
+const HIST_MAX_US: u64 = 600_000_000;
+/// How often the main thread samples the server and updates the progress line.
+const SAMPLE_INTERVAL: Duration = Duration::from_millis(100);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Axfr,
+    Ixfr { serial: u32 },
+    Soa { tcp: bool },
+}
+
+impl Mode {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Mode::Axfr => "axfr",
+            Mode::Ixfr { .. } => "ixfr",
+            Mode::Soa { tcp: false } => "soa-udp",
+            Mode::Soa { tcp: true } => "soa-tcp",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct LoadConfig {
+    pub mode: Mode,
+    pub target: SocketAddr,
+    pub zone: String,
+    pub concurrency: usize,
+    pub transfers: u64,
+    pub duration: Duration,
+    pub timeout: Duration,
+    pub tsig: Option<tsig::Key>,
+    pub verify: bool,
+    pub expect_records: Option<u64>,
+    pub server_pid: Option<u32>,
+    /// Cores the client threads are pinned to, round robin; empty: all cores.
+    pub client_cores: Vec<usize>,
+    pub progress: bool,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
+pub struct Percentiles {
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+    pub p999: f64,
+    pub max: f64,
+}
+
+impl Percentiles {
+    fn from_us(h: &Histogram<u64>) -> Percentiles {
+        let ms = |v: u64| v as f64 / 1000.0;
+        if h.is_empty() {
+            return Percentiles {
+                p50: 0.0,
+                p90: 0.0,
+                p99: 0.0,
+                p999: 0.0,
+                max: 0.0,
+            };
+        }
+        Percentiles {
+            p50: ms(h.value_at_quantile(0.5)),
+            p90: ms(h.value_at_quantile(0.9)),
+            p99: ms(h.value_at_quantile(0.99)),
+            p999: ms(h.value_at_quantile(0.999)),
+            max: ms(h.max()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct VerifyInfo {
+    pub serial: u32,
+    pub records: u64,
+    pub digest: String,
+}
+
+/// The result of one run. Field names and types are a stable interface (`--json`), pinned by
+/// `tests/json_schema.rs`: add fields, never rename or retype them.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub tool: &'static str,
+    pub version: &'static str,
+    pub mode: &'static str,
+    pub target: String,
+    pub zone: String,
+    pub concurrency: usize,
+    /// Successful transfers (or SOA queries in soa mode).
+    pub transfers: u64,
+    pub errors: u64,
+    pub errors_by_kind: BTreeMap<String, u64>,
+    pub first_error: Option<String>,
+    pub elapsed_s: f64,
+    pub transfers_per_s: f64,
+    pub mb_per_s: f64,
+    pub records_per_s: f64,
+    pub bytes_total: u64,
+    pub messages_total: u64,
+    pub records_total: u64,
+    pub messages_per_transfer: f64,
+    pub records_per_transfer: f64,
+    pub bytes_per_transfer: f64,
+    /// From the start of connect to the first response byte (UDP: the whole answer).
+    pub ttfb_ms: Percentiles,
+    /// From the start of connect to the last byte of the transfer.
+    pub latency_ms: Percentiles,
+    pub client_cpu_s: f64,
+    pub client_user_s: f64,
+    pub client_sys_s: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_cpu_s: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_rss_mib: Option<f64>,
+    pub verify: Option<VerifyInfo>,
+}
+
+fn hist() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, HIST_MAX_US, 3).expect("valid histogram bounds")
+}
+
+struct WorkerStats {
+    ttfb: Histogram<u64>,
+    latency: Histogram<u64>,
+    errors: BTreeMap<&'static str, u64>,
+    first_error: Option<String>,
+    ok: u64,
+    bytes: u64,
+    messages: u64,
+    records: u64,
+}
+
+impl WorkerStats {
+    fn new() -> Self {
+        WorkerStats {
+            ttfb: hist(),
+            latency: hist(),
+            errors: BTreeMap::new(),
+            first_error: None,
+            ok: 0,
+            bytes: 0,
+            messages: 0,
+            records: 0,
+        }
+    }
+    fn error(&mut self, ctx: &Ctx, e: &XfrError) {
+        *self.errors.entry(e.kind()).or_default() += 1;
+        if self.first_error.is_none() {
+            self.first_error = Some(e.to_string());
+        }
+        ctx.errors.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+struct Ctx<'a> {
+    cfg: &'a LoadConfig,
+    zone_wire: Vec<u8>,
+    deadline: Instant,
+    claimed: AtomicU64,
+    done: AtomicU64,
+    errors: AtomicU64,
+    bytes: AtomicU64,
+    stop: AtomicBool,
+    reference: Mutex<Option<Outcome>>,
+}
+
+impl Ctx<'_> {
+    /// Claim the next transfer, or None when the count or the duration is used up.
+    fn claim(&self) -> Option<u64> {
+        if self.stop.load(Ordering::Relaxed) || Instant::now() >= self.deadline {
+            return None;
+        }
+        let n = self.claimed.fetch_add(1, Ordering::Relaxed);
+        (n < self.cfg.transfers).then_some(n)
+    }
+
+    /// With --verify, every transfer must match the first one (and --expect-records).
+    fn check_reference(&self, o: &Outcome) -> Result<(), XfrError> {
+        if !self.cfg.verify {
+            return Ok(());
+        }
+        if let Some(want) = self.cfg.expect_records {
+            if o.records != want {
+                return Err(XfrError::CountMismatch {
+                    want,
+                    got: o.records,
+                });
+            }
+        }
+        let mut r = self.reference.lock().unwrap_or_else(|p| p.into_inner());
+        match r.as_ref() {
+            None => {
+                *r = Some(*o);
+                Ok(())
+            }
+            Some(first) if first.serial != o.serial => Err(XfrError::SerialMismatch {
+                want: first.serial,
+                got: o.serial,
+            }),
+            Some(first) if first.records != o.records => Err(XfrError::CountMismatch {
+                want: first.records,
+                got: o.records,
+            }),
+            Some(first) if first.digest != o.digest => Err(XfrError::DigestMismatch),
+            Some(_) => Ok(()),
+        }
+    }
+}
+
+fn now_unix_s() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn io_err(e: std::io::Error) -> XfrError {
+    match e.kind() {
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => XfrError::Timeout,
+        _ => XfrError::Io(e.to_string()),
+    }
+}
+
+/// A query ID sequence per thread: distinct starting points, so IDs differ across threads.
+fn next_id(state: &mut u32) -> u16 {
+    // xorshift32: cheap and never zero for a non-zero seed.
+    *state ^= *state << 13;
+    *state ^= *state >> 17;
+    *state ^= *state << 5;
+    *state as u16
+}
+
+struct Done {
+    ttfb: Duration,
+    bytes: u64,
+    outcome: Outcome,
+}
+
+fn one_transfer(ctx: &Ctx, buf: &mut [u8], id: u16) -> Result<Done, XfrError> {
+    let cfg = ctx.cfg;
+    let t0 = Instant::now();
+    let mut s = TcpStream::connect_timeout(&cfg.target, cfg.timeout)
+        .map_err(|e| XfrError::Connect(e.to_string()))?;
+    s.set_nodelay(true).map_err(io_err)?;
+    s.set_read_timeout(Some(cfg.timeout)).map_err(io_err)?;
+    s.set_write_timeout(Some(cfg.timeout)).map_err(io_err)?;
+    let (qtype, kind, serial) = match cfg.mode {
+        Mode::Ixfr { serial } => (TYPE_IXFR, Kind::Ixfr(serial), Some(serial)),
+        _ => (TYPE_AXFR, Kind::Axfr, None),
+    };
+    let mut q = wire::build_query(id, &ctx.zone_wire, qtype, serial);
+    let verifier = cfg.tsig.as_ref().map(|k| {
+        let mac = k.sign_query(&mut q, now_unix_s());
+        ResponseVerifier::new(k, mac)
+    });
+    let mut frame = Vec::with_capacity(q.len() + 2);
+    frame.extend_from_slice(&(q.len() as u16).to_be_bytes());
+    frame.extend_from_slice(&q);
+    s.write_all(&frame).map_err(io_err)?;
+
+    let mut xfr = Transfer::new(kind, id, cfg.verify, verifier);
+    let (mut start, mut end) = (0usize, 0usize);
+    let mut ttfb = None;
+    let mut bytes = 0u64;
+    let now_s = now_unix_s();
+    loop {
+        let n = s.read(&mut buf[end..]).map_err(io_err)?;
+        if n == 0 {
+            return Err(XfrError::Truncated);
+        }
+        ttfb.get_or_insert_with(|| t0.elapsed());
+        bytes += n as u64;
+        end += n;
+        while end - start >= 2 {
+            let len = u16::from_be_bytes([buf[start], buf[start + 1]]) as usize;
+            if end - start < 2 + len {
+                break;
+            }
+            let step = xfr.on_message(&buf[start + 2..start + 2 + len], now_s)?;
+            start += 2 + len;
+            if step == Step::Done {
+                if start != end && cfg.verify {
+                    return Err(XfrError::TrailingData);
+                }
+                return Ok(Done {
+                    ttfb: ttfb.unwrap_or_default(),
+                    bytes,
+                    outcome: xfr.outcome(),
+                });
+            }
+        }
+        if start == end {
+            start = 0;
+            end = 0;
+        } else if buf.len() - end < MAX_FRAME_BYTES {
+            // Less room than one frame: move the partial frame to the front.
+            buf.copy_within(start..end, 0);
+            end -= start;
+            start = 0;
+        }
+        if t0.elapsed() > cfg.timeout {
+            return Err(XfrError::Timeout);
+        }
+    }
+}
+
+fn xfr_worker(ctx: &Ctx, seed: u32) -> WorkerStats {
+    let mut st = WorkerStats::new();
+    let mut buf = vec![0u8; READ_BUF_BYTES + MAX_FRAME_BYTES];
+    let mut ids = seed | 1;
+    while ctx.claim().is_some() {
+        let t0 = Instant::now();
+        let id = next_id(&mut ids);
+        match one_transfer(ctx, &mut buf, id).and_then(|d| {
+            ctx.check_reference(&d.outcome)?;
+            Ok(d)
+        }) {
+            Ok(d) => {
+                let total = t0.elapsed();
+                st.ok += 1;
+                st.bytes += d.bytes;
+                st.messages += d.outcome.messages;
+                st.records += d.outcome.records;
+                st.ttfb.saturating_record(d.ttfb.as_micros() as u64);
+                st.latency.saturating_record(total.as_micros() as u64);
+                ctx.done.fetch_add(1, Ordering::Relaxed);
+                ctx.bytes.fetch_add(d.bytes, Ordering::Relaxed);
+            }
+            Err(e) => st.error(ctx, &e),
+        }
+    }
+    st
+}
+
+/// Check a SOA answer: our ID, a response, NOERROR, and a SOA as the first answer.
+fn check_soa_answer(msg: &[u8], id: u16) -> Result<(), XfrError> {
+    let h = Header::parse(msg).map_err(XfrError::Malformed)?;
+    if h.id != id {
+        return Err(XfrError::IdMismatch {
+            want: id,
+            got: h.id,
+        });
+    }
+    if !h.is_response() {
+        return Err(XfrError::NotResponse);
+    }
+    if h.rcode() != 0 {
+        return Err(XfrError::Rcode(h.rcode()));
+    }
+    let pos = wire::skip_questions(msg, h.qdcount).map_err(XfrError::Malformed)?;
+    if h.ancount == 0 {
+        return Err(XfrError::FirstNotSoa);
+    }
+    let (rec, _) = wire::read_record(msg, pos).map_err(XfrError::Malformed)?;
+    if rec.rtype != TYPE_SOA {
+        return Err(XfrError::FirstNotSoa);
+    }
+    Ok(())
+}
+
+fn soa_udp_worker(ctx: &Ctx, seed: u32) -> WorkerStats {
+    let cfg = ctx.cfg;
+    let mut st = WorkerStats::new();
+    let bind: SocketAddr = if cfg.target.is_ipv4() {
+        "0.0.0.0:0".parse().expect("literal")
+    } else {
+        "[::]:0".parse().expect("literal")
+    };
+    let sock = match UdpSocket::bind(bind).and_then(|s| {
+        s.connect(cfg.target)?;
+        s.set_read_timeout(Some(cfg.timeout))?;
+        Ok(s)
+    }) {
+        Ok(s) => s,
+        Err(e) => {
+            st.error(ctx, &XfrError::Connect(e.to_string()));
+            return st;
+        }
+    };
+    let mut q = wire::build_query(0, &ctx.zone_wire, TYPE_SOA, None);
+    let mut rbuf = vec![0u8; 65535];
+    let mut ids = seed | 1;
+    while ctx.claim().is_some() {
+        let id = next_id(&mut ids);
+        q[0..2].copy_from_slice(&id.to_be_bytes());
+        let t0 = Instant::now();
+        let r = (|| {
+            sock.send(&q).map_err(io_err)?;
+            // Answers to earlier, timed-out queries may still arrive: skip them, bounded by
+            // the timeout of this query.
+            loop {
+                let n = sock.recv(&mut rbuf).map_err(io_err)?;
+                if n >= 2 && u16::from_be_bytes([rbuf[0], rbuf[1]]) != id {
+                    if t0.elapsed() > cfg.timeout {
+                        return Err(XfrError::Timeout);
+                    }
+                    continue;
+                }
+                check_soa_answer(&rbuf[..n], id)?;
+                return Ok(n as u64);
+            }
+        })();
+        match r {
+            Ok(n) => {
+                let us = t0.elapsed().as_micros() as u64;
+                st.ok += 1;
+                st.bytes += n;
+                st.messages += 1;
+                st.records += 1;
+                st.ttfb.saturating_record(us);
+                st.latency.saturating_record(us);
+                ctx.done.fetch_add(1, Ordering::Relaxed);
+                ctx.bytes.fetch_add(n, Ordering::Relaxed);
+            }
+            Err(e) => st.error(ctx, &e),
+        }
+    }
+    st
+}
+
+fn soa_tcp_worker(ctx: &Ctx, seed: u32) -> WorkerStats {
+    let cfg = ctx.cfg;
+    let mut st = WorkerStats::new();
+    let mut conn: Option<TcpStream> = None;
+    let mut q = wire::build_query(0, &ctx.zone_wire, TYPE_SOA, None);
+    let mut frame = Vec::with_capacity(q.len() + 2);
+    let mut rbuf = vec![0u8; 65535];
+    let mut ids = seed | 1;
+    while ctx.claim().is_some() {
+        let id = next_id(&mut ids);
+        q[0..2].copy_from_slice(&id.to_be_bytes());
+        frame.clear();
+        frame.extend_from_slice(&(q.len() as u16).to_be_bytes());
+        frame.extend_from_slice(&q);
+        let t0 = Instant::now();
+        let r = (|| {
+            if conn.is_none() {
+                let s = TcpStream::connect_timeout(&cfg.target, cfg.timeout)
+                    .map_err(|e| XfrError::Connect(e.to_string()))?;
+                s.set_nodelay(true).map_err(io_err)?;
+                s.set_read_timeout(Some(cfg.timeout)).map_err(io_err)?;
+                conn = Some(s);
+            }
+            let s = conn.as_mut().expect("just connected");
+            s.write_all(&frame).map_err(io_err)?;
+            let mut lenb = [0u8; 2];
+            s.read_exact(&mut lenb).map_err(|e| match e.kind() {
+                std::io::ErrorKind::UnexpectedEof => XfrError::Truncated,
+                _ => io_err(e),
+            })?;
+            let len = u16::from_be_bytes(lenb) as usize;
+            s.read_exact(&mut rbuf[..len]).map_err(io_err)?;
+            check_soa_answer(&rbuf[..len], id)?;
+            Ok(len as u64 + 2)
+        })();
+        match r {
+            Ok(n) => {
+                let us = t0.elapsed().as_micros() as u64;
+                st.ok += 1;
+                st.bytes += n;
+                st.messages += 1;
+                st.records += 1;
+                st.ttfb.saturating_record(us);
+                st.latency.saturating_record(us);
+                ctx.done.fetch_add(1, Ordering::Relaxed);
+                ctx.bytes.fetch_add(n, Ordering::Relaxed);
+            }
+            Err(e) => {
+                conn = None;
+                st.error(ctx, &e)
+            }
+        }
+    }
+    st
+}
+
+/// Run the configured load and return the report.
+pub fn run(cfg: &LoadConfig) -> anyhow::Result<Report> {
+    anyhow::ensure!(cfg.concurrency > 0, "--concurrency must be at least 1");
+    let zone_wire = wire::name_to_wire(&cfg.zone).map_err(|e| anyhow::anyhow!(e))?;
+    let mut cores = core_affinity::get_core_ids().unwrap_or_default();
+    if !cfg.client_cores.is_empty() {
+        cores.retain(|c| cfg.client_cores.contains(&c.id));
+        anyhow::ensure!(!cores.is_empty(), "none of --client-cores exists here");
+    }
+    let mut sampler = match cfg.server_pid {
+        Some(pid) => Some(crate::procstat::Sampler::start(pid).map_err(|e| anyhow::anyhow!(e))?),
+        None => None,
+    };
+    let ctx = Ctx {
+        cfg,
+        zone_wire,
+        deadline: Instant::now() + cfg.duration,
+        claimed: AtomicU64::new(0),
+        done: AtomicU64::new(0),
+        errors: AtomicU64::new(0),
+        bytes: AtomicU64::new(0),
+        stop: AtomicBool::new(false),
+        reference: Mutex::new(None),
+    };
+    let progress = cfg.progress && std::io::stderr().is_terminal();
+    let cpu0 = crate::sys::self_cpu_s();
+    let t0 = Instant::now();
+    let stats: Vec<WorkerStats> = std::thread::scope(|scope| {
+        let mut handles = Vec::with_capacity(cfg.concurrency);
+        for i in 0..cfg.concurrency {
+            let core = (!cores.is_empty()).then(|| cores[i % cores.len()]);
+            let ctx = &ctx;
+            let h = std::thread::Builder::new()
+                .name(format!("client-{i}"))
+                .stack_size(256 * 1024)
+                .spawn_scoped(scope, move || {
+                    if let Some(c) = core {
+                        core_affinity::set_for_current(c);
+                    }
+                    let seed = 0x9e37_79b9u32.wrapping_mul(i as u32 + 1);
+                    match ctx.cfg.mode {
+                        Mode::Soa { tcp: false } => soa_udp_worker(ctx, seed),
+                        Mode::Soa { tcp: true } => soa_tcp_worker(ctx, seed),
+                        _ => xfr_worker(ctx, seed),
+                    }
+                })
+                .expect("spawn client thread");
+            handles.push(h);
+        }
+        // Sample and report progress until every worker is done. Workers are bounded by the
+        // duration plus one transfer timeout; this loop is bounded by the same plus slack.
+        let hard_stop = t0 + cfg.duration + cfg.timeout * 2 + Duration::from_secs(5);
+        let mut last_print = Instant::now();
+        while handles.iter().any(|h| !h.is_finished()) {
+            std::thread::sleep(SAMPLE_INTERVAL);
+            if let Some(s) = sampler.as_mut() {
+                s.sample();
+            }
+            if Instant::now() > hard_stop {
+                ctx.stop.store(true, Ordering::Relaxed);
+            }
+            if progress && last_print.elapsed() >= Duration::from_secs(1) {
+                last_print = Instant::now();
+                let el = t0.elapsed().as_secs_f64();
+                let d = ctx.done.load(Ordering::Relaxed);
+                eprint!(
+                    "\r{:>6.1}s  {} ok  {} errors  {:.1}/s  {:.1} MB/s   ",
+                    el,
+                    d,
+                    ctx.errors.load(Ordering::Relaxed),
+                    d as f64 / el,
+                    ctx.bytes.load(Ordering::Relaxed) as f64 / 1e6 / el
+                );
+            }
+        }
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("client thread panicked"))
+            .collect()
+    });
+    let elapsed = t0.elapsed().as_secs_f64();
+    if progress {
+        eprintln!();
+    }
+    let cpu1 = crate::sys::self_cpu_s();
+    if let Some(s) = sampler.as_mut() {
+        s.sample();
+    }
+    let mut ttfb = hist();
+    let mut latency = hist();
+    let mut errors_by_kind = BTreeMap::new();
+    let (mut ok, mut bytes, mut messages, mut records) = (0u64, 0u64, 0u64, 0u64);
+    let mut first_error = None;
+    for s in &stats {
+        ttfb.add(&s.ttfb).expect("same histogram bounds");
+        latency.add(&s.latency).expect("same histogram bounds");
+        for (k, v) in &s.errors {
+            *errors_by_kind.entry(k.to_string()).or_insert(0) += v;
+        }
+        ok += s.ok;
+        bytes += s.bytes;
+        messages += s.messages;
+        records += s.records;
+        if first_error.is_none() {
+            first_error.clone_from(&s.first_error);
+        }
+    }
+    let errors = errors_by_kind.values().sum();
+    let per = |x: u64| if ok > 0 { x as f64 / ok as f64 } else { 0.0 };
+    let reference = *ctx.reference.lock().unwrap_or_else(|p| p.into_inner());
+    Ok(Report {
+        tool: "xfr-bench",
+        version: env!("CARGO_PKG_VERSION"),
+        mode: cfg.mode.name(),
+        target: cfg.target.to_string(),
+        zone: cfg.zone.clone(),
+        concurrency: cfg.concurrency,
+        transfers: ok,
+        errors,
+        errors_by_kind,
+        first_error,
+        elapsed_s: elapsed,
+        transfers_per_s: ok as f64 / elapsed,
+        mb_per_s: bytes as f64 / 1e6 / elapsed,
+        records_per_s: records as f64 / elapsed,
+        bytes_total: bytes,
+        messages_total: messages,
+        records_total: records,
+        messages_per_transfer: per(messages),
+        records_per_transfer: per(records),
+        bytes_per_transfer: per(bytes),
+        ttfb_ms: Percentiles::from_us(&ttfb),
+        latency_ms: Percentiles::from_us(&latency),
+        client_cpu_s: (cpu1.0 - cpu0.0) + (cpu1.1 - cpu0.1),
+        client_user_s: cpu1.0 - cpu0.0,
+        client_sys_s: cpu1.1 - cpu0.1,
+        server_cpu_s: sampler.as_ref().map(|s| s.cpu_s()),
+        server_rss_mib: sampler.as_ref().map(|s| s.peak_rss_mib()),
+        verify: reference.filter(|_| cfg.verify).map(|o| VerifyInfo {
+            serial: o.serial,
+            records: o.records,
+            digest: o.digest.map(|d| d.to_string()).unwrap_or_default(),
+        }),
+    })
+}
+
+impl Report {
+    /// The human table printed at the end of a run.
+    pub fn table(&self) -> String {
+        use std::fmt::Write as _;
+        let mut s = String::new();
+        let unit = if self.mode.starts_with("soa") {
+            "queries"
+        } else {
+            "transfers"
+        };
+        let _ = writeln!(
+            s,
+            "{} {} zone {} concurrency {}: {} {unit} ok, {} errors in {:.2} s",
+            self.mode,
+            self.target,
+            self.zone,
+            self.concurrency,
+            self.transfers,
+            self.errors,
+            self.elapsed_s
+        );
+        let _ = writeln!(
+            s,
+            "  {:>12.1} {unit}/s {:>10.1} MB/s {:>12.0} records/s",
+            self.transfers_per_s, self.mb_per_s, self.records_per_s
+        );
+        let _ = writeln!(
+            s,
+            "  per transfer: {:.1} messages, {:.0} records, {:.0} bytes",
+            self.messages_per_transfer, self.records_per_transfer, self.bytes_per_transfer
+        );
+        let _ = writeln!(
+            s,
+            "  {:<12} {:>9} {:>9} {:>9} {:>9} {:>9}",
+            "ms", "p50", "p90", "p99", "p99.9", "max"
+        );
+        for (name, p) in [
+            ("first byte", &self.ttfb_ms),
+            ("complete", &self.latency_ms),
+        ] {
+            let _ = writeln!(
+                s,
+                "  {:<12} {:>9.3} {:>9.3} {:>9.3} {:>9.3} {:>9.3}",
+                name, p.p50, p.p90, p.p99, p.p999, p.max
+            );
+        }
+        let _ = write!(
+            s,
+            "  CPU s: client {:.2} (user {:.2} sys {:.2})",
+            self.client_cpu_s, self.client_user_s, self.client_sys_s
+        );
+        match (self.server_cpu_s, self.server_rss_mib) {
+            (Some(c), Some(r)) => {
+                let _ = writeln!(s, ", server {c:.2}; server peak RSS {r:.0} MiB");
+            }
+            _ => {
+                let _ = writeln!(s, ", server not measured (--server-pid)");
+            }
+        }
+        for (k, v) in &self.errors_by_kind {
+            let _ = writeln!(s, "  error {k}: {v}");
+        }
+        if let Some(e) = &self.first_error {
+            let _ = writeln!(s, "  first error: {e}");
+        }
+        if let Some(v) = &self.verify {
+            let _ = writeln!(
+                s,
+                "  verified: serial {}, {} records, digest {}",
+                v.serial, v.records, v.digest
+            );
+        }
+        s
+    }
+}

@@ -1,0 +1,244 @@
+//! Helpers for the xfr-bench integration tests: a real knotd on a loopback high port, a tiny
+//! scripted TCP server that sends chosen (also corrupt) responses, and running the binary.
+
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_xfr-bench");
+
+/// A peer program, or None (skip) when missing outside CI; in CI a missing peer fails.
+pub fn require_program(name: &str) -> Option<PathBuf> {
+    for dir in [
+        "/usr/sbin",
+        "/usr/bin",
+        "/sbin",
+        "/bin",
+        "/usr/local/sbin",
+        "/usr/local/bin",
+    ] {
+        let p = Path::new(dir).join(name);
+        if p.is_file() {
+            return Some(p);
+        }
+    }
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("{name} is required in CI (install it: bench/install-peers.sh)");
+    }
+    eprintln!("!!! SKIPPED: {name} not installed (bench/install-peers.sh installs it)");
+    None
+}
+
+pub fn free_port() -> u16 {
+    // Bound to both TCP and UDP on the same port, then released.
+    for _ in 0..50 {
+        let t = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = t.local_addr().unwrap().port();
+        if UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port");
+}
+
+/// Write a zone with `hosts` A records (plus SOA, NS, glue, MX, a TXT and a CNAME).
+/// Returns the number of records that an AXFR carries (SOA counted once).
+pub fn write_zone(path: &Path, origin: &str, hosts: usize, serial: u32) -> u64 {
+    let mut z = format!(
+        "$ORIGIN {origin}\n$TTL 3600\n@ SOA ns1 hostmaster {serial} 7200 3600 1209600 300\n\
+         @ NS ns1\nns1 A 192.0.2.1\n@ MX 10 Mail\nwww CNAME host0\n\
+         t TXT \"one string\" \"two; strings\"\n"
+    );
+    for i in 0..hosts {
+        z.push_str(&format!("host{i} A 10.0.{}.{}\n", i / 256, i % 256));
+    }
+    std::fs::write(path, z).unwrap();
+    6 + hosts as u64
+}
+
+pub struct Knot {
+    pub child: Child,
+    pub port: u16,
+    pub dir: tempfile::TempDir,
+}
+
+impl Drop for Knot {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Start knotd serving `zones` (origin, file) on a high loopback port; optional TSIG key
+/// (name, algorithm, base64 secret) required for transfers.
+pub fn start_knot(zones: &[(&str, &Path)], tsig: Option<(&str, &str, &str)>) -> Option<Knot> {
+    let knotd = require_program("knotd")?;
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let d = dir.path().display();
+    let (keys, acl_key) = match tsig {
+        Some((n, a, s)) => (
+            format!("key:\n  - id: {n}\n    algorithm: {a}\n    secret: {s}\n"),
+            format!("    key: {n}\n"),
+        ),
+        None => (String::new(), String::new()),
+    };
+    let mut conf = format!(
+        "server:\n    rundir: \"{d}\"\n    listen: 127.0.0.1@{port}\n\
+         database:\n    storage: \"{d}/db\"\n\
+         log:\n  - target: stderr\n    any: warning\n{keys}\
+         acl:\n  - id: xfr\n    address: 127.0.0.0/8\n{acl_key}    action: transfer\n\
+         template:\n  - id: default\n    storage: \"{d}\"\n    acl: xfr\n    zonefile-sync: -1\n    journal-content: none\n\
+         zone:\n"
+    );
+    for (o, f) in zones {
+        conf.push_str(&format!("  - domain: {o}\n    file: \"{}\"\n", f.display()));
+    }
+    let cf = dir.path().join("knot.conf");
+    std::fs::write(&cf, conf).unwrap();
+    let log = std::fs::File::create(dir.path().join("knot.log")).unwrap();
+    let child = Command::new(knotd)
+        .arg("-c")
+        .arg(&cf)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let mut k = Knot { child, port, dir };
+    let t = Instant::now();
+    while !zones.iter().all(|(o, _)| soa_answers(port, o)) {
+        if let Ok(Some(st)) = k.child.try_wait() {
+            panic!(
+                "knotd exited {st}: {}",
+                std::fs::read_to_string(k.dir.path().join("knot.log")).unwrap_or_default()
+            );
+        }
+        assert!(t.elapsed() < Duration::from_secs(30), "knotd did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Some(k)
+}
+
+pub fn name_wire(name: &str) -> Vec<u8> {
+    let mut w = Vec::new();
+    for l in name.trim_end_matches('.').split('.') {
+        w.push(l.len() as u8);
+        w.extend_from_slice(l.as_bytes());
+    }
+    w.push(0);
+    w
+}
+
+fn soa_answers(port: u16, origin: &str) -> bool {
+    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let mut q = vec![0x12, 0x34, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0];
+    q.extend_from_slice(&name_wire(origin));
+    q.extend_from_slice(&[0, 6, 0, 1]);
+    s.send_to(&q, ("127.0.0.1", port)).unwrap();
+    let mut b = [0u8; 1500];
+    matches!(s.recv(&mut b), Ok(n) if n > 12 && b[3] & 0xf == 0 && b[7] > 0)
+}
+
+/// Run xfr-bench with `args`; returns the output and the parsed --json report (if written).
+pub fn run_bench(args: &[&str]) -> (Output, Option<serde_json::Value>) {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("r.json");
+    let out = Command::new(BIN)
+        .args(args)
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .unwrap();
+    let v = std::fs::read_to_string(&json)
+        .ok()
+        .map(|t| serde_json::from_str(&t).unwrap());
+    (out, v)
+}
+
+/// Response records for the scripted server: (type, rdata), owner is the zone apex.
+pub type Rr = (u16, Vec<u8>);
+
+pub fn soa(serial: u32) -> Rr {
+    let mut r = name_wire("ns1.ex.");
+    r.extend_from_slice(&name_wire("h.ex."));
+    r.extend_from_slice(&serial.to_be_bytes());
+    r.extend_from_slice(&[0, 0, 0, 60, 0, 0, 0, 60, 0, 0, 0, 60, 0, 0, 0, 60]);
+    (6, r)
+}
+
+pub fn a(last: u8) -> Rr {
+    (1, vec![10, 0, 0, last])
+}
+
+/// One DNS response message: the query's question copied, `answers` owned by the apex.
+pub fn message(id: u16, question: &[u8], answers: &[Rr]) -> Vec<u8> {
+    let mut m = Vec::new();
+    m.extend_from_slice(&id.to_be_bytes());
+    m.extend_from_slice(&[0x84, 0x00, 0, 1]);
+    m.extend_from_slice(&(answers.len() as u16).to_be_bytes());
+    m.extend_from_slice(&[0, 0, 0, 0]);
+    m.extend_from_slice(question);
+    for (t, rd) in answers {
+        m.extend_from_slice(&[0xc0, 0x0c]);
+        m.extend_from_slice(&t.to_be_bytes());
+        m.extend_from_slice(&[0, 1, 0, 0, 0x0e, 0x10]);
+        m.extend_from_slice(&(rd.len() as u16).to_be_bytes());
+        m.extend_from_slice(rd);
+    }
+    m
+}
+
+/// How the scripted server answers each connection: given the query ID and question, the raw
+/// bytes to write (frames with their length prefixes, possibly wrong on purpose).
+pub type Script = fn(u16, &[u8]) -> Vec<u8>;
+
+pub fn frame(m: &[u8]) -> Vec<u8> {
+    let mut f = (m.len() as u16).to_be_bytes().to_vec();
+    f.extend_from_slice(m);
+    f
+}
+
+/// A well-formed two-message AXFR of 4 records.
+pub fn good_axfr(id: u16, q: &[u8]) -> Vec<u8> {
+    let mut out = frame(&message(id, q, &[soa(5), a(1)]));
+    out.extend(frame(&message(id, q, &[a(2), a(3), soa(5)])));
+    out
+}
+
+/// A scripted server on 127.0.0.1 that serves at most `max_conns` connections, then stops.
+/// Returns its port and the thread handle.
+pub fn scripted_server(script: Script, max_conns: usize) -> (u16, std::thread::JoinHandle<()>) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let h = std::thread::spawn(move || {
+        for _ in 0..max_conns {
+            let Ok((mut s, _)) = l.accept() else { return };
+            s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            let mut lb = [0u8; 2];
+            if s.read_exact(&mut lb).is_err() {
+                continue;
+            }
+            let mut q = vec![0u8; u16::from_be_bytes(lb) as usize];
+            if s.read_exact(&mut q).is_err() {
+                continue;
+            }
+            let id = u16::from_be_bytes([q[0], q[1]]);
+            // The question: name, type, class, right after the header.
+            let mut p = 12;
+            while q[p] != 0 {
+                p += 1 + q[p] as usize;
+            }
+            let question = q[12..p + 5].to_vec();
+            let _ = s.write_all(&script(id, &question));
+            // Closing right away: a truncated stream shows up as such in the client.
+        }
+    });
+    (port, h)
+}
