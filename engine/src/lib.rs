@@ -1,1 +1,15 @@
-//! The xfrd engine (in progress).
+//! The xfrd transfer engine: per-core io_uring rings serving AXFR/IXFR from zone stores.
+//!
+//! What it owns: configuration ([`config`]), access lists ([`acl`]), the zones being served and
+//! their reload ([`zones`]), the answer policy ([`answer`]), the per-core io_uring driver
+//! ([`core`]), start-up, signals and shutdown ([`server`]). The only `unsafe` is in [`sys`].
+//! What it does not own: zone parsing and the store format (`zone-store`), query parsing,
+//! framing and the transfer cursor (`xfr-proto`, sans-IO).
+
+pub mod acl;
+pub mod answer;
+pub mod config;
+pub mod core;
+pub mod server;
+pub mod sys;
+pub mod zones;

@@ -1,0 +1,353 @@
+//! Configuration: the TOML file and the command-line flags that override it.
+//!
+//! Every key, its default and why is listed in `engine/CONFIG.md`; the defaults live here as
+//! named constants. Unknown keys are errors (a typo must not silently fall back to a default).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use serde::Deserialize;
+
+use crate::acl::Acl;
+
+/// Where `xfrd serve` listens with no configuration at all.
+pub const LISTEN_DEFAULT: &str = "127.0.0.1:5353";
+/// Connection slots per core. Each slot is about 8 KiB, allocated at start-up, so the default
+/// costs 8 MiB per core; 1024 per core serves the 1,000-connection test on 2 cores with room.
+pub const MAX_CONNECTIONS_PER_CORE_DEFAULT: u32 = 1024;
+/// Transfers in flight per core. A transfer costs no memory beyond its slot (sends come from
+/// the mmap), so the bound is about fairness of the link, not memory: 256 per core.
+pub const MAX_TRANSFERS_PER_CORE_DEFAULT: u32 = 256;
+/// A connection with no query and nothing to send for this long is closed (RFC 7766 section
+/// 6.2.3 asks servers to close idle connections; knotd and nsd use a few seconds to tens).
+pub const IDLE_TIMEOUT_MS_DEFAULT: u64 = 10_000;
+/// A send that makes no progress for this long means the peer stopped reading: it is cut off.
+/// One batch is at most 256 KiB; a secondary that cannot take that in 10 s is not reading.
+pub const SEND_TIMEOUT_MS_DEFAULT: u64 = 10_000;
+/// Queries answered on one connection before the server closes it after the last answer.
+pub const MAX_QUERIES_PER_CONNECTION_DEFAULT: u32 = 1000;
+/// On SIGTERM/SIGINT, transfers in flight get this long to finish.
+pub const SHUTDOWN_GRACE_MS_DEFAULT: u64 = 10_000;
+/// listen(2) backlog. knotd's 10 drops SYNs at 64 simultaneous connects (FINDINGS.md); the
+/// kernel caps it at net.core.somaxconn (4096 on current kernels).
+pub const LISTEN_BACKLOG_DEFAULT: u32 = 4096;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    #[serde(default)]
+    pub listen: Vec<String>,
+    #[serde(default)]
+    pub cores: Option<usize>,
+    #[serde(default)]
+    pub store_dir: Option<PathBuf>,
+    #[serde(default)]
+    pub log: LogConfig,
+    #[serde(default)]
+    pub limits: Limits,
+    #[serde(default)]
+    pub acl: AclConfig,
+    #[serde(default, rename = "zone")]
+    pub zones: Vec<ZoneFileConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    /// A tracing filter (`info`, `xfrd=debug`...); RUST_LOG overrides it.
+    #[serde(default = "default_log_level")]
+    pub level: String,
+}
+
+fn default_log_level() -> String {
+    "info".into()
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            level: default_log_level(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    pub max_connections_per_core: u32,
+    pub max_transfers_per_core: u32,
+    pub idle_timeout_ms: u64,
+    pub send_timeout_ms: u64,
+    pub max_queries_per_connection: u32,
+    pub shutdown_grace_ms: u64,
+    pub listen_backlog: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_connections_per_core: MAX_CONNECTIONS_PER_CORE_DEFAULT,
+            max_transfers_per_core: MAX_TRANSFERS_PER_CORE_DEFAULT,
+            idle_timeout_ms: IDLE_TIMEOUT_MS_DEFAULT,
+            send_timeout_ms: SEND_TIMEOUT_MS_DEFAULT,
+            max_queries_per_connection: MAX_QUERIES_PER_CONNECTION_DEFAULT,
+            shutdown_grace_ms: SHUTDOWN_GRACE_MS_DEFAULT,
+            listen_backlog: LISTEN_BACKLOG_DEFAULT,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AclConfig {
+    /// Default allow-transfer list for zones without their own; absent: loopback only.
+    #[serde(default)]
+    pub allow_transfer: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ZoneFileConfig {
+    pub origin: String,
+    pub file: PathBuf,
+    #[serde(default)]
+    pub allow_transfer: Option<Vec<String>>,
+}
+
+/// One zone to serve, resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ZoneConfig {
+    pub origin: zone_store::Name,
+    pub file: PathBuf,
+    pub allow_transfer: Acl,
+}
+
+/// The whole resolved configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: Vec<SocketAddr>,
+    pub cores: usize,
+    pub store_dir: PathBuf,
+    pub log_level: String,
+    pub limits: Limits,
+    pub zones: Vec<ZoneConfig>,
+}
+
+/// What the command line said (see `main.rs`).
+#[derive(Debug, Clone, Default)]
+pub struct CliOverrides {
+    pub config: Option<PathBuf>,
+    pub listen: Vec<SocketAddr>,
+    pub zones: Vec<String>,
+    pub cores: Option<usize>,
+    pub store_dir: Option<PathBuf>,
+}
+
+/// The bundled example zone, served when nothing else is configured.
+pub fn example_zone() -> PathBuf {
+    let here = PathBuf::from("examples/example.com.zone");
+    if here.is_file() {
+        return here;
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/example.com.zone")
+}
+
+/// Default store folder: `$XDG_CACHE_HOME/xfrd`, else `$HOME/.cache/xfrd`, else
+/// `<temp dir>/xfrd-stores`.
+pub fn default_store_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("XDG_CACHE_HOME").filter(|d| !d.is_empty()) {
+        return PathBuf::from(d).join("xfrd");
+    }
+    if let Some(h) = std::env::var_os("HOME").filter(|h| !h.is_empty()) {
+        return PathBuf::from(h).join(".cache/xfrd");
+    }
+    std::env::temp_dir().join("xfrd-stores")
+}
+
+fn parse_origin(text: &str) -> Result<zone_store::Name> {
+    let absolute = if text.ends_with('.') {
+        text.to_string()
+    } else {
+        format!("{text}.")
+    };
+    zone_store::Name::parse(&absolute, None).with_context(|| format!("zone origin `{text}`"))
+}
+
+/// Reads the config file (when given) and applies the command-line overrides.
+pub fn resolve(cli: &CliOverrides) -> Result<Config> {
+    let (file, base) = match &cli.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading config {}", path.display()))?;
+            let file: FileConfig =
+                toml::from_str(&text).with_context(|| format!("config {}", path.display()))?;
+            let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+            (file, base)
+        }
+        None => (
+            toml::from_str::<FileConfig>("").expect("empty config"),
+            PathBuf::new(),
+        ),
+    };
+    let default_acl = match &file.acl.allow_transfer {
+        Some(list) => Acl::parse(list).context("acl.allow_transfer")?,
+        None => Acl::loopback(),
+    };
+
+    let mut zones = Vec::new();
+    for z in &file.zones {
+        let allow_transfer = match &z.allow_transfer {
+            Some(list) => {
+                Acl::parse(list).with_context(|| format!("zone {}: allow_transfer", z.origin))?
+            }
+            None => default_acl.clone(),
+        };
+        zones.push(ZoneConfig {
+            origin: parse_origin(&z.origin)?,
+            file: base.join(&z.file),
+            allow_transfer,
+        });
+    }
+    for spec in &cli.zones {
+        let Some((origin, file)) = spec.split_once('=') else {
+            bail!("--zone `{spec}`: expected ORIGIN=ZONEFILE");
+        };
+        zones.push(ZoneConfig {
+            origin: parse_origin(origin)?,
+            file: PathBuf::from(file),
+            allow_transfer: default_acl.clone(),
+        });
+    }
+    if zones.is_empty() {
+        zones.push(ZoneConfig {
+            origin: parse_origin("example.com.")?,
+            file: example_zone(),
+            allow_transfer: default_acl.clone(),
+        });
+    }
+    for (i, z) in zones.iter().enumerate() {
+        if zones[..i]
+            .iter()
+            .any(|o| o.origin.eq_ignore_case(&z.origin))
+        {
+            bail!("zone {} is configured twice", z.origin);
+        }
+    }
+
+    let mut listen = cli.listen.clone();
+    if listen.is_empty() {
+        for l in &file.listen {
+            listen.push(l.parse().with_context(|| format!("listen address `{l}`"))?);
+        }
+    }
+    if listen.is_empty() {
+        listen.push(LISTEN_DEFAULT.parse().expect("constant address"));
+    }
+    let available = core_affinity::get_core_ids().map_or(1, |c| c.len()).max(1);
+    let cores = match cli.cores.or(file.cores) {
+        Some(0) | None => available,
+        Some(n) => n,
+    };
+    let limits = file.limits;
+    if limits.max_connections_per_core == 0 || limits.max_transfers_per_core == 0 {
+        bail!("limits: max_connections_per_core and max_transfers_per_core must be at least 1");
+    }
+    Ok(Config {
+        listen,
+        cores,
+        store_dir: cli
+            .store_dir
+            .clone()
+            .or(file.store_dir.map(|d| base.join(d)))
+            .unwrap_or_else(default_store_dir),
+        log_level: file.log.level,
+        limits,
+        zones,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn full_config_parses() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("xfrd.toml");
+        std::fs::write(
+            &path,
+            r#"
+listen = ["127.0.0.1:5300", "[::1]:5300"]
+cores = 2
+store_dir = "stores"
+[log]
+level = "debug"
+[limits]
+max_connections_per_core = 10
+send_timeout_ms = 500
+[acl]
+allow_transfer = ["10.0.0.0/8"]
+[[zone]]
+origin = "example.org"
+file = "example.org.zone"
+[[zone]]
+origin = "example.net."
+file = "/abs/example.net.zone"
+allow_transfer = ["::1"]
+"#,
+        )
+        .unwrap();
+        let c = resolve(&CliOverrides {
+            config: Some(path),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(c.listen.len(), 2);
+        assert_eq!(c.cores, 2);
+        assert_eq!(c.store_dir, dir.path().join("stores"));
+        assert_eq!(c.limits.max_connections_per_core, 10);
+        assert_eq!(c.limits.send_timeout_ms, 500);
+        assert_eq!(c.limits.idle_timeout_ms, IDLE_TIMEOUT_MS_DEFAULT);
+        assert_eq!(c.zones[0].file, dir.path().join("example.org.zone"));
+        assert!(c.zones[0]
+            .allow_transfer
+            .allows("10.1.2.3".parse().unwrap()));
+        assert!(!c.zones[0]
+            .allow_transfer
+            .allows("127.0.0.1".parse().unwrap()));
+        assert!(c.zones[1].allow_transfer.allows("::1".parse().unwrap()));
+        assert_eq!(c.zones[1].file, PathBuf::from("/abs/example.net.zone"));
+    }
+
+    #[test]
+    fn unknown_keys_and_duplicate_zones_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("xfrd.toml");
+        std::fs::write(&path, "[limits]\nmax_conections_per_core = 1\n").unwrap();
+        let cli = CliOverrides {
+            config: Some(path),
+            ..Default::default()
+        };
+        assert!(resolve(&cli).is_err());
+        let cli = CliOverrides {
+            zones: vec!["a.=x".into(), "A.=y".into()],
+            ..Default::default()
+        };
+        assert!(resolve(&cli).is_err());
+    }
+
+    #[test]
+    fn no_arguments_serve_the_example() {
+        let c = resolve(&CliOverrides::default()).unwrap();
+        assert_eq!(
+            c.listen,
+            vec![LISTEN_DEFAULT.parse::<SocketAddr>().unwrap()]
+        );
+        assert_eq!(c.zones.len(), 1);
+        assert!(c.zones[0].file.is_file(), "{}", c.zones[0].file.display());
+        assert!(c.zones[0]
+            .allow_transfer
+            .allows("127.0.0.1".parse().unwrap()));
+    }
+}

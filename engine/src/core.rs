@@ -1,0 +1,1166 @@
+//! One serving core: a pinned thread owning an io_uring ring, its SO_REUSEPORT TCP listeners and
+//! UDP sockets, and a fixed table of connection slots.
+//!
+//! Loop: reap (copy every completion out of the ring), dispatch (handle each; handlers only
+//! push new entries), submit (and wait for at least one completion). A full submission queue
+//! is flushed to the kernel; what still does not fit waits in a bounded backlog pushed at the
+//! next turn; EBUSY from the kernel (completion queue overflow) means reap first, then retry.
+//! Nothing here panics on a full queue.
+//!
+//! Memory ownership: every pointer a submitted entry carries points into a slot's boxed buffers
+//! (receive buffer, reply buffer, prefixes, iovecs, msghdr, question), into the slot's
+//! `Arc<Store>` mmap, or into the core's boxed control structures. A slot counts its operations
+//! in flight; it is freed (and its generation bumped) only when the close of its socket has
+//! completed, which is submitted only when no other operation is in flight. A slot being torn
+//! down is parked (`Closing`): shutdown(2) and cancels go through the ring, their completions
+//! are counted like any other. The ring itself is dropped only when every control operation has
+//! completed too.
+//!
+//! `user_data` is typed: `[kind: 8 bits][generation: 24 bits][index: 32 bits]`; a completion
+//! whose generation does not match its slot is a bug and asserts.
+//!
+//! Ordered sends: per connection at most one send in flight, and a [`TransferCursor`] whose
+//! progress counter is checked after every completion; each SENDMSG carries up to
+//! [`SEND_MESSAGES_MAX`] messages or about [`SEND_BYTES_MAX`] bytes. A reader that stops reading
+//! leaves that one send pending (memory per transfer is constant) until the send timeout cuts it
+//! off.
+
+use std::net::IpAddr;
+use std::os::fd::{IntoRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use io_uring::{cqueue, opcode, squeue, types, IoUring};
+use xfr_proto::cursor::{MessageSource, TransferCursor, PREFIX_BYTES};
+use xfr_proto::framing::{consume, frame, write_length_prefix, LENGTH_PREFIX_BYTES};
+use xfr_proto::wire::QUESTION_BYTES_MAX;
+use zone_store::store::Store;
+
+use crate::answer::{answer, Answer, TransferStart, Transport};
+use crate::config::Limits;
+use crate::sys;
+use crate::zones::{SharedZones, Zone, ZoneSet};
+
+/// Messages per SENDMSG. 64 messages of ~16 KiB is about 1 MiB, more than a socket buffer
+/// takes at once; more iovecs buy nothing (FINDINGS.md: one 64 KiB write stream reaches
+/// 4.3-5.6 GB/s on loopback).
+pub const SEND_MESSAGES_MAX: usize = 64;
+/// A batch stops taking messages once it holds this many bytes: a few socket buffers' worth.
+pub const SEND_BYTES_MAX: usize = 256 * 1024;
+/// Receive buffer per connection. Queries are at most a few hundred bytes (a question, an SOA
+/// for IXFR, an OPT, a TSIG); 2 KiB holds several pipelined ones. A larger frame is refused.
+pub const RECV_BYTES: usize = 2048;
+/// Reply buffer: length prefix + header + largest question + SOA RR with the largest RDATA
+/// (two 255-byte names + 20) + OPT = 2 + 12 + 259 + 12 + 530 + 11 = 826.
+pub const REPLY_BYTES: usize = 1024;
+/// UDP buffers per socket, each cycling recv → send → recv. Four keep a core busy with SOA
+/// queries while a send is in flight; UDP here serves SOA checks, not bulk traffic.
+pub const UDP_BUFS_PER_SOCKET: usize = 4;
+/// Largest UDP query taken; larger ones are dropped.
+pub const UDP_RECV_BYTES: usize = 4096;
+/// Timer tick: timeouts are checked this often, so they fire up to one tick late.
+pub const TICK_MS: u64 = 100;
+/// After EMFILE/ENFILE (or any error that ends the multishot accept) accepting pauses this
+/// long instead of spinning on the error.
+pub const ACCEPT_PAUSE_MS: u64 = 100;
+/// Submission queue entries per ring; completions get four times as many.
+pub const RING_ENTRIES: u32 = 4096;
+
+const _: () = assert!(REPLY_BYTES >= 2 + 12 + QUESTION_BYTES_MAX + 12 + 530 + 11);
+const _: () = assert!(SEND_MESSAGES_MAX * 3 <= 1024, "IOV_MAX is 1024 on Linux");
+const _: () = assert!(RECV_BYTES >= 2 + 512);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+enum Kind {
+    Accept = 1,
+    AcceptResume,
+    UdpRecv,
+    UdpSend,
+    Tick,
+    Recv,
+    Send,
+    Shutdown,
+    Cancel,
+    Close,
+    CloseOrphan,
+    CloseControl,
+    CancelControl,
+}
+
+impl Kind {
+    fn from_u8(v: u8) -> Kind {
+        use Kind::*;
+        [
+            Accept,
+            AcceptResume,
+            UdpRecv,
+            UdpSend,
+            Tick,
+            Recv,
+            Send,
+            Shutdown,
+            Cancel,
+            Close,
+            CloseOrphan,
+            CloseControl,
+            CancelControl,
+        ]
+        .into_iter()
+        .find(|k| *k as u8 == v)
+        .unwrap_or_else(|| panic!("unknown op kind {v} in user_data"))
+    }
+}
+
+const GENERATION_MASK: u32 = 0xFF_FFFF;
+
+fn user_data(kind: Kind, generation: u32, index: u32) -> u64 {
+    ((kind as u64) << 56) | (((generation & GENERATION_MASK) as u64) << 32) | index as u64
+}
+
+fn split_user_data(ud: u64) -> (Kind, u32, u32) {
+    (
+        Kind::from_u8((ud >> 56) as u8),
+        ((ud >> 32) as u32) & GENERATION_MASK,
+        ud as u32,
+    )
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SlotState {
+    Free,
+    Open,
+    /// Shutdown/cancels submitted; waiting for operations in flight to complete.
+    Closing,
+    /// close(2) submitted.
+    CloseSubmitted,
+}
+
+struct Transfer {
+    zone: Arc<Zone>,
+    store: Arc<Store>,
+    cursor: TransferCursor,
+    started: Instant,
+    served: &'static str,
+}
+
+/// The stored messages of a store, as the cursor reads them.
+struct StoreSource<'a>(&'a Store);
+
+impl MessageSource for StoreSource<'_> {
+    fn message_count(&self) -> usize {
+        self.0.message_count()
+    }
+    fn body(&self, i: usize) -> &[u8] {
+        self.0.message(i).body
+    }
+    fn ancount(&self, i: usize) -> u16 {
+        self.0.message(i).ancount
+    }
+}
+
+struct Slot {
+    generation: u32,
+    state: SlotState,
+    fd: RawFd,
+    peer: IpAddr,
+    ops_in_flight: u32,
+    recv_pending: bool,
+    send_pending: bool,
+    peer_eof: bool,
+    queries: u32,
+    last_activity: Instant,
+    send_progress_at: Instant,
+    recv_buf: Box<[u8]>,
+    recv_filled: usize,
+    reply: Box<[u8]>,
+    reply_len: usize,
+    reply_sent: usize,
+    question: Box<[u8]>,
+    question_len: usize,
+    prefixes: Box<[[u8; PREFIX_BYTES]]>,
+    iov: Box<[libc::iovec]>,
+    msghdr: Box<libc::msghdr>,
+    transfer: Option<Transfer>,
+}
+
+impl Slot {
+    fn new(now: Instant) -> Slot {
+        Slot {
+            generation: 0,
+            state: SlotState::Free,
+            fd: -1,
+            peer: IpAddr::from([0, 0, 0, 0]),
+            ops_in_flight: 0,
+            recv_pending: false,
+            send_pending: false,
+            peer_eof: false,
+            queries: 0,
+            last_activity: now,
+            send_progress_at: now,
+            recv_buf: vec![0; RECV_BYTES].into_boxed_slice(),
+            recv_filled: 0,
+            reply: vec![0; REPLY_BYTES].into_boxed_slice(),
+            reply_len: 0,
+            reply_sent: 0,
+            question: vec![0; QUESTION_BYTES_MAX].into_boxed_slice(),
+            question_len: 0,
+            prefixes: vec![[0; PREFIX_BYTES]; SEND_MESSAGES_MAX].into_boxed_slice(),
+            iov: vec![
+                libc::iovec {
+                    iov_base: std::ptr::null_mut(),
+                    iov_len: 0
+                };
+                3 * SEND_MESSAGES_MAX
+            ]
+            .into_boxed_slice(),
+            msghdr: Box::new(sys::msghdr_zeroed()),
+            transfer: None,
+        }
+    }
+
+    /// Something is being answered (a reply or a transfer not yet fully sent).
+    fn busy(&self) -> bool {
+        self.reply_len > 0 || self.transfer.is_some()
+    }
+}
+
+struct UdpBuf {
+    hdr: Box<libc::msghdr>,
+    addr: Box<libc::sockaddr_storage>,
+    iov: Box<libc::iovec>,
+    buf: Box<[u8]>,
+    out: Box<[u8]>,
+}
+
+struct UdpSock {
+    fd: RawFd,
+    bufs: Vec<UdpBuf>,
+    in_flight: usize,
+}
+
+struct Listener {
+    fd: RawFd,
+    armed: bool,
+    resume_pending: bool,
+}
+
+/// State shared by every core.
+#[derive(Debug)]
+pub struct Shared {
+    pub zones: SharedZones,
+    /// SIGTERM/SIGINT: stop accepting, finish transfers within the grace period.
+    pub stop: AtomicBool,
+    /// A second signal: close everything now.
+    pub stop_now: AtomicBool,
+    pub limits: Limits,
+}
+
+/// The sockets a core serves, created (and bound) before the core starts.
+#[derive(Debug)]
+pub struct CoreSockets {
+    pub tcp: Vec<OwnedFd>,
+    pub udp: Vec<OwnedFd>,
+}
+
+pub struct Core {
+    // The ring first: it is dropped first, and only once nothing is in flight.
+    ring: IoUring,
+    index: usize,
+    shared: Arc<Shared>,
+    zones: Arc<ZoneSet>,
+    zones_generation: u64,
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+    listeners: Vec<Listener>,
+    udp: Vec<UdpSock>,
+    backlog: std::collections::VecDeque<squeue::Entry>,
+    tick_ts: Box<types::Timespec>,
+    pause_ts: Box<types::Timespec>,
+    control_in_flight: usize,
+    connections_open: usize,
+    transfers_active: usize,
+    stopping: bool,
+    grace_deadline: Option<Instant>,
+    fds_closed: bool,
+    tick_armed: bool,
+    rejected_connections: u64,
+}
+
+fn errno_name(res: i32) -> String {
+    std::io::Error::from_raw_os_error(-res).to_string()
+}
+
+impl Core {
+    pub fn new(index: usize, sockets: CoreSockets, shared: Arc<Shared>) -> Result<Core> {
+        let ring = build_ring().context("creating the io_uring ring")?;
+        let now = Instant::now();
+        let slots_count = shared.limits.max_connections_per_core as usize;
+        let slots: Vec<Slot> = (0..slots_count).map(|_| Slot::new(now)).collect();
+        let free = (0..slots_count as u32).rev().collect();
+        let listeners = sockets
+            .tcp
+            .into_iter()
+            .map(|fd| Listener {
+                fd: fd.into_raw_fd(),
+                armed: false,
+                resume_pending: false,
+            })
+            .collect();
+        let udp = sockets
+            .udp
+            .into_iter()
+            .map(|fd| UdpSock {
+                fd: fd.into_raw_fd(),
+                bufs: (0..UDP_BUFS_PER_SOCKET)
+                    .map(|_| UdpBuf {
+                        hdr: Box::new(sys::msghdr_zeroed()),
+                        addr: Box::new(sys::sockaddr_from(&"0.0.0.0:0".parse().expect("addr")).0),
+                        iov: Box::new(libc::iovec {
+                            iov_base: std::ptr::null_mut(),
+                            iov_len: 0,
+                        }),
+                        buf: vec![0; UDP_RECV_BYTES].into_boxed_slice(),
+                        out: vec![0; REPLY_BYTES].into_boxed_slice(),
+                    })
+                    .collect(),
+                in_flight: 0,
+            })
+            .collect();
+        let (zones, zones_generation) = shared.zones.snapshot();
+        let backlog_cap = slots_count * 4 + 64;
+        Ok(Core {
+            ring,
+            index,
+            shared,
+            zones,
+            zones_generation,
+            slots,
+            free,
+            listeners,
+            udp,
+            backlog: std::collections::VecDeque::with_capacity(backlog_cap),
+            tick_ts: Box::new(types::Timespec::new().nsec((TICK_MS * 1_000_000) as u32)),
+            pause_ts: Box::new(types::Timespec::new().nsec((ACCEPT_PAUSE_MS * 1_000_000) as u32)),
+            control_in_flight: 0,
+            connections_open: 0,
+            transfers_active: 0,
+            stopping: false,
+            grace_deadline: None,
+            fds_closed: false,
+            tick_armed: false,
+            rejected_connections: 0,
+        })
+    }
+
+    fn push(&mut self, entry: squeue::Entry) {
+        if !self.backlog.is_empty() {
+            self.backlog.push_back(entry);
+            return;
+        }
+        if sys::push(&mut self.ring, &entry).is_ok() {
+            return;
+        }
+        // Full: hand what is queued to the kernel (EBUSY: completions must be reaped first;
+        // the entry then waits in the backlog for the next turn).
+        let _ = self.ring.submit();
+        if sys::push(&mut self.ring, &entry).is_err() {
+            self.backlog.push_back(entry);
+        }
+    }
+
+    fn flush_backlog(&mut self) {
+        while let Some(entry) = self.backlog.front() {
+            if sys::push(&mut self.ring, entry).is_err() {
+                let _ = self.ring.submit();
+                if sys::push(&mut self.ring, entry).is_err() {
+                    return;
+                }
+            }
+            self.backlog.pop_front();
+        }
+    }
+
+    /// Serves until stopped. Returns when every connection is closed and every operation has
+    /// completed.
+    pub fn run(mut self) -> Result<()> {
+        for i in 0..self.listeners.len() {
+            self.arm_accept(i);
+        }
+        for s in 0..self.udp.len() {
+            for b in 0..UDP_BUFS_PER_SOCKET {
+                self.arm_udp_recv(s, b);
+            }
+        }
+        self.arm_tick();
+        let mut completions: Vec<(u64, i32, u32)> = Vec::with_capacity(4 * RING_ENTRIES as usize);
+        loop {
+            self.flush_backlog();
+            match self.ring.submit_and_wait(1) {
+                Ok(_) => {}
+                Err(e)
+                    if matches!(
+                        e.raw_os_error(),
+                        Some(libc::EBUSY | libc::EINTR | libc::EAGAIN)
+                    ) => {}
+                Err(e) => return Err(e).context("io_uring_enter"),
+            }
+            // Reap.
+            completions.clear();
+            completions.extend(
+                self.ring
+                    .completion()
+                    .map(|c| (c.user_data(), c.result(), c.flags())),
+            );
+            // Dispatch.
+            let now = Instant::now();
+            for &(ud, res, flags) in &completions {
+                self.dispatch(ud, res, flags, now);
+            }
+            // Between turns: new zone versions, stop requests.
+            let generation = self.shared.zones.generation();
+            if generation != self.zones_generation {
+                (self.zones, self.zones_generation) = self.shared.zones.snapshot();
+            }
+            self.check_stop(now);
+            if self.stopping
+                && self.fds_closed
+                && self.control_in_flight == 0
+                && self.connections_open == 0
+                && self.backlog.is_empty()
+            {
+                tracing::debug!(core = self.index, "core stopped");
+                return Ok(());
+            }
+        }
+    }
+
+    fn dispatch(&mut self, ud: u64, res: i32, flags: u32, now: Instant) {
+        let (kind, generation, index) = split_user_data(ud);
+        match kind {
+            Kind::Accept => self.on_accept(index as usize, res, flags, now),
+            Kind::AcceptResume => {
+                self.control_in_flight -= 1;
+                let l = &mut self.listeners[index as usize];
+                l.resume_pending = false;
+                if !self.stopping {
+                    self.arm_accept(index as usize);
+                }
+            }
+            Kind::UdpRecv => self.on_udp_recv(index as usize, res),
+            Kind::UdpSend => {
+                self.control_in_flight -= 1;
+                let s = index as usize / UDP_BUFS_PER_SOCKET;
+                self.udp[s].in_flight -= 1;
+                if !self.stopping {
+                    self.arm_udp_recv(s, index as usize % UDP_BUFS_PER_SOCKET);
+                }
+            }
+            Kind::Tick => {
+                self.control_in_flight -= 1;
+                self.tick_armed = false;
+                self.on_tick(now);
+                if !self.fds_closed {
+                    self.arm_tick();
+                }
+            }
+            Kind::CloseOrphan | Kind::CloseControl | Kind::CancelControl => {
+                self.control_in_flight -= 1;
+            }
+            Kind::Recv | Kind::Send | Kind::Shutdown | Kind::Cancel | Kind::Close => {
+                let slot = &mut self.slots[index as usize];
+                assert_eq!(slot.generation, generation, "completion for a reused slot");
+                assert!(
+                    slot.ops_in_flight > 0,
+                    "completion with no operation in flight"
+                );
+                slot.ops_in_flight -= 1;
+                match kind {
+                    Kind::Recv => self.on_recv(index as usize, res, now),
+                    Kind::Send => self.on_send(index as usize, res, now),
+                    Kind::Close => self.on_closed(index as usize),
+                    _ => self.maybe_finish_close(index as usize),
+                }
+            }
+        }
+    }
+
+    // ---- control operations ----
+
+    fn arm_accept(&mut self, i: usize) {
+        let l = &mut self.listeners[i];
+        debug_assert!(!l.armed);
+        l.armed = true;
+        let e = opcode::AcceptMulti::new(types::Fd(l.fd))
+            .flags(libc::SOCK_CLOEXEC)
+            .build()
+            .user_data(user_data(Kind::Accept, 0, i as u32));
+        self.control_in_flight += 1;
+        self.push(e);
+    }
+
+    fn arm_tick(&mut self) {
+        self.tick_armed = true;
+        let e = opcode::Timeout::new(&*self.tick_ts)
+            .build()
+            .user_data(user_data(Kind::Tick, 0, 0));
+        self.control_in_flight += 1;
+        self.push(e);
+    }
+
+    fn on_accept(&mut self, i: usize, res: i32, flags: u32, now: Instant) {
+        if res >= 0 {
+            self.take_connection(res, now);
+        } else if res != -libc::ECANCELED {
+            if res == -libc::EINVAL {
+                tracing::error!(
+                    "multishot accept failed with EINVAL: xfrd needs Linux 5.19 or later"
+                );
+            } else {
+                tracing::warn!(
+                    core = self.index,
+                    "accept: {}; pausing accepts for {ACCEPT_PAUSE_MS} ms",
+                    errno_name(res)
+                );
+            }
+        }
+        if cqueue::more(flags) {
+            return;
+        }
+        // The multishot accept ended.
+        self.control_in_flight -= 1;
+        self.listeners[i].armed = false;
+        if self.stopping {
+            return;
+        }
+        if res < 0 {
+            // Do not spin on EMFILE/ENFILE: re-arm after a pause.
+            self.listeners[i].resume_pending = true;
+            let e = opcode::Timeout::new(&*self.pause_ts)
+                .build()
+                .user_data(user_data(Kind::AcceptResume, 0, i as u32));
+            self.control_in_flight += 1;
+            self.push(e);
+        } else {
+            self.arm_accept(i);
+        }
+    }
+
+    fn close_orphan(&mut self, fd: RawFd) {
+        let e = opcode::Close::new(types::Fd(fd))
+            .build()
+            .user_data(user_data(Kind::CloseOrphan, 0, 0));
+        self.control_in_flight += 1;
+        self.push(e);
+    }
+
+    fn take_connection(&mut self, fd: RawFd, now: Instant) {
+        if self.stopping {
+            self.close_orphan(fd);
+            return;
+        }
+        let Some(index) = self.free.pop() else {
+            self.rejected_connections += 1;
+            if self.rejected_connections.is_power_of_two() {
+                tracing::warn!(
+                    core = self.index,
+                    rejected = self.rejected_connections,
+                    "connection table full (limits.max_connections_per_core): closing new connections"
+                );
+            }
+            self.close_orphan(fd);
+            return;
+        };
+        let peer = match sys::peer_ip(fd) {
+            Ok(ip) => ip,
+            Err(_) => {
+                self.free.push(index);
+                self.close_orphan(fd);
+                return;
+            }
+        };
+        let slot = &mut self.slots[index as usize];
+        assert_eq!(slot.state, SlotState::Free);
+        assert_eq!(slot.ops_in_flight, 0);
+        slot.state = SlotState::Open;
+        slot.fd = fd;
+        slot.peer = peer;
+        slot.recv_filled = 0;
+        slot.reply_len = 0;
+        slot.reply_sent = 0;
+        slot.peer_eof = false;
+        slot.queries = 0;
+        slot.last_activity = now;
+        slot.send_progress_at = now;
+        self.connections_open += 1;
+        self.arm_recv(index as usize);
+    }
+
+    // ---- UDP ----
+
+    fn arm_udp_recv(&mut self, s: usize, b: usize) {
+        let sock = &mut self.udp[s];
+        let ub = &mut sock.bufs[b];
+        ub.iov.iov_base = ub.buf.as_mut_ptr().cast();
+        ub.iov.iov_len = ub.buf.len();
+        *ub.hdr = sys::msghdr_zeroed();
+        ub.hdr.msg_name = (&mut *ub.addr as *mut libc::sockaddr_storage).cast();
+        ub.hdr.msg_namelen = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+        ub.hdr.msg_iov = &mut *ub.iov;
+        ub.hdr.msg_iovlen = 1;
+        let e = opcode::RecvMsg::new(types::Fd(sock.fd), &mut *ub.hdr)
+            .build()
+            .user_data(user_data(
+                Kind::UdpRecv,
+                0,
+                (s * UDP_BUFS_PER_SOCKET + b) as u32,
+            ));
+        sock.in_flight += 1;
+        self.control_in_flight += 1;
+        self.push(e);
+    }
+
+    fn on_udp_recv(&mut self, index: usize, res: i32) {
+        self.control_in_flight -= 1;
+        let (s, b) = (index / UDP_BUFS_PER_SOCKET, index % UDP_BUFS_PER_SOCKET);
+        self.udp[s].in_flight -= 1;
+        if self.stopping {
+            return;
+        }
+        if res <= 0 {
+            if res < 0 {
+                tracing::debug!(core = self.index, "udp recvmsg: {}", errno_name(res));
+            }
+            self.arm_udp_recv(s, b);
+            return;
+        }
+        let fd = self.udp[s].fd;
+        let ub = &mut self.udp[s].bufs[b];
+        let truncated = ub.hdr.msg_flags & libc::MSG_TRUNC != 0;
+        let peer = sys::sockaddr_to(&ub.addr).map(|a| a.ip().to_canonical());
+        let (Some(peer), false) = (peer, truncated) else {
+            self.arm_udp_recv(s, b);
+            return;
+        };
+        let msg = &ub.buf[..res as usize];
+        let len = match answer(&self.zones, msg, &mut ub.out, Transport::Udp, peer, true) {
+            Answer::Reply { len, .. } => len,
+            Answer::Drop | Answer::Transfer(_) => {
+                self.arm_udp_recv(s, b);
+                return;
+            }
+        };
+        let len = udp_fit(msg, &mut ub.out, len);
+        ub.iov.iov_base = ub.out.as_mut_ptr().cast();
+        ub.iov.iov_len = len;
+        // msg_name and msg_namelen still hold the sender, as recvmsg left them.
+        ub.hdr.msg_flags = 0;
+        let e = opcode::SendMsg::new(types::Fd(fd), &*ub.hdr)
+            .build()
+            .user_data(user_data(Kind::UdpSend, 0, index as u32));
+        self.udp[s].in_flight += 1;
+        self.control_in_flight += 1;
+        self.push(e);
+    }
+
+    // ---- TCP connections ----
+
+    fn arm_recv(&mut self, index: usize) {
+        let slot = &mut self.slots[index];
+        if slot.state != SlotState::Open
+            || slot.recv_pending
+            || slot.peer_eof
+            || slot.recv_filled == slot.recv_buf.len()
+        {
+            return;
+        }
+        let room = &mut slot.recv_buf[slot.recv_filled..];
+        let e = opcode::Recv::new(types::Fd(slot.fd), room.as_mut_ptr(), room.len() as u32)
+            .build()
+            .user_data(user_data(Kind::Recv, slot.generation, index as u32));
+        slot.recv_pending = true;
+        slot.ops_in_flight += 1;
+        self.push(e);
+    }
+
+    fn on_recv(&mut self, index: usize, res: i32, now: Instant) {
+        let slot = &mut self.slots[index];
+        slot.recv_pending = false;
+        if slot.state != SlotState::Open {
+            self.maybe_finish_close(index);
+            return;
+        }
+        if res < 0 {
+            self.start_close(index);
+            return;
+        }
+        if res == 0 {
+            slot.peer_eof = true;
+        } else {
+            slot.recv_filled += res as usize;
+            assert!(slot.recv_filled <= slot.recv_buf.len());
+            slot.last_activity = now;
+        }
+        self.serve(index, now);
+    }
+
+    /// Answers queued queries (in order, one at a time), sends, and re-arms the receive.
+    fn serve(&mut self, index: usize, now: Instant) {
+        let max_queries = self.shared.limits.max_queries_per_connection;
+        let transfers_full =
+            self.transfers_active >= self.shared.limits.max_transfers_per_core as usize;
+        let slot = &mut self.slots[index];
+        if slot.state != SlotState::Open {
+            return;
+        }
+        if !slot.busy() && !self.stopping && slot.queries < max_queries {
+            let found = frame(&slot.recv_buf[..slot.recv_filled], slot.recv_buf.len());
+            match found {
+                Err(e) => {
+                    tracing::debug!(client = %slot.peer, "closing: {e}");
+                    self.start_close(index);
+                    return;
+                }
+                Ok(None) => {}
+                Ok(Some(range)) => {
+                    slot.queries += 1;
+                    let Slot {
+                        recv_buf,
+                        reply,
+                        question,
+                        peer,
+                        ..
+                    } = slot;
+                    let msg = &recv_buf[range.clone()];
+                    let decision = answer(
+                        &self.zones,
+                        msg,
+                        &mut reply[LENGTH_PREFIX_BYTES..],
+                        Transport::Tcp,
+                        *peer,
+                        transfers_full,
+                    );
+                    if let Answer::Transfer(t) = &decision {
+                        question[..t.question_len].copy_from_slice(&msg[12..12 + t.question_len]);
+                    }
+                    consume(recv_buf, &mut slot.recv_filled, range.end);
+                    match decision {
+                        Answer::Drop => {
+                            self.start_close(index);
+                            return;
+                        }
+                        Answer::Reply { len, rcode } => {
+                            write_length_prefix(&mut slot.reply[..], len);
+                            slot.reply_len = LENGTH_PREFIX_BYTES + len;
+                            slot.reply_sent = 0;
+                            if rcode != 0 {
+                                tracing::debug!(client = %slot.peer, rcode, "query answered with an error");
+                            }
+                        }
+                        Answer::Transfer(t) => self.start_transfer(index, t, now),
+                    }
+                }
+            }
+        }
+        self.kick_send(index, now);
+        let slot = &self.slots[index];
+        if slot.state == SlotState::Open
+            && !slot.busy()
+            && (slot.peer_eof || self.stopping || slot.queries >= max_queries)
+        {
+            self.start_close(index);
+            return;
+        }
+        self.arm_recv(index);
+    }
+
+    fn start_transfer(&mut self, index: usize, t: TransferStart, now: Instant) {
+        let slot = &mut self.slots[index];
+        let store = t.zone.store.clone();
+        let cursor = TransferCursor::new(t.id, t.flags, t.question_len, store.message_count());
+        slot.question_len = t.question_len;
+        slot.transfer = Some(Transfer {
+            zone: t.zone,
+            store,
+            cursor,
+            started: now,
+            served: t.served,
+        });
+        self.transfers_active += 1;
+    }
+
+    fn kick_send(&mut self, index: usize, now: Instant) {
+        let slot = &mut self.slots[index];
+        if slot.state != SlotState::Open || slot.send_pending {
+            return;
+        }
+        let e = if slot.reply_len > 0 {
+            let rest = &slot.reply[slot.reply_sent..slot.reply_len];
+            opcode::Send::new(types::Fd(slot.fd), rest.as_ptr(), rest.len() as u32)
+                .flags(libc::MSG_NOSIGNAL)
+                .build()
+                .user_data(user_data(Kind::Send, slot.generation, index as u32))
+        } else if let Some(t) = &mut slot.transfer {
+            let Slot {
+                question,
+                question_len,
+                prefixes,
+                iov,
+                msghdr,
+                ..
+            } = slot;
+            let src = StoreSource(&t.store);
+            let mut used = 0;
+            t.cursor.fill_with(
+                &src,
+                &question[..*question_len],
+                &mut prefixes[..],
+                SEND_MESSAGES_MAX,
+                SEND_BYTES_MAX,
+                |piece| {
+                    iov[used] = libc::iovec {
+                        iov_base: piece.as_ptr() as *mut libc::c_void,
+                        iov_len: piece.len(),
+                    };
+                    used += 1;
+                },
+            );
+            **msghdr = sys::msghdr_zeroed();
+            msghdr.msg_iov = iov.as_mut_ptr();
+            msghdr.msg_iovlen = used;
+            opcode::SendMsg::new(types::Fd(slot.fd), &**msghdr)
+                .flags(libc::MSG_NOSIGNAL as u32)
+                .build()
+                .user_data(user_data(Kind::Send, slot.generation, index as u32))
+        } else {
+            return;
+        };
+        slot.send_pending = true;
+        slot.send_progress_at = now;
+        slot.ops_in_flight += 1;
+        self.push(e);
+    }
+
+    fn on_send(&mut self, index: usize, res: i32, now: Instant) {
+        let slot = &mut self.slots[index];
+        slot.send_pending = false;
+        if slot.state != SlotState::Open {
+            self.maybe_finish_close(index);
+            return;
+        }
+        if res <= 0 {
+            if let Some(t) = &slot.transfer {
+                tracing::warn!(
+                    client = %slot.peer,
+                    zone = %t.zone.origin,
+                    bytes = t.cursor.bytes_sent_total(),
+                    "transfer aborted: {}",
+                    if res == 0 { "peer closed".to_string() } else { errno_name(res) }
+                );
+            }
+            self.start_close(index);
+            return;
+        }
+        let sent = res as usize;
+        slot.send_progress_at = now;
+        if slot.reply_len > 0 {
+            slot.reply_sent += sent;
+            assert!(
+                slot.reply_sent <= slot.reply_len,
+                "sent more than the reply"
+            );
+            if slot.reply_sent == slot.reply_len {
+                slot.reply_len = 0;
+                slot.reply_sent = 0;
+                slot.last_activity = now;
+            }
+        } else {
+            let t = slot
+                .transfer
+                .as_mut()
+                .expect("send completion without a reply or transfer");
+            t.cursor.advance(&StoreSource(&t.store), sent);
+            if t.cursor.is_done() {
+                let t = slot.transfer.take().expect("transfer");
+                tracing::info!(
+                    client = %slot.peer,
+                    zone = %t.zone.origin,
+                    served = t.served,
+                    serial = t.store.serial(),
+                    messages = t.cursor.messages_sent(),
+                    bytes = t.cursor.bytes_sent_total(),
+                    ms = now.duration_since(t.started).as_secs_f64() * 1000.0,
+                    "transfer done"
+                );
+                slot.last_activity = now;
+                self.transfers_active -= 1;
+            }
+        }
+        self.serve(index, now);
+    }
+
+    fn start_close(&mut self, index: usize) {
+        let slot = &mut self.slots[index];
+        if slot.state != SlotState::Open {
+            return;
+        }
+        slot.state = SlotState::Closing;
+        if slot.ops_in_flight == 0 {
+            self.maybe_finish_close(index);
+            return;
+        }
+        let (fd, generation) = (slot.fd, slot.generation);
+        let mut entries: [Option<squeue::Entry>; 3] = [None, None, None];
+        entries[0] = Some(
+            opcode::Shutdown::new(types::Fd(fd), libc::SHUT_RDWR)
+                .build()
+                .user_data(user_data(Kind::Shutdown, generation, index as u32)),
+        );
+        if slot.recv_pending {
+            entries[1] = Some(
+                opcode::AsyncCancel::new(user_data(Kind::Recv, generation, index as u32))
+                    .build()
+                    .user_data(user_data(Kind::Cancel, generation, index as u32)),
+            );
+        }
+        if slot.send_pending {
+            entries[2] = Some(
+                opcode::AsyncCancel::new(user_data(Kind::Send, generation, index as u32))
+                    .build()
+                    .user_data(user_data(Kind::Cancel, generation, index as u32)),
+            );
+        }
+        for e in entries.into_iter().flatten() {
+            self.slots[index].ops_in_flight += 1;
+            self.push(e);
+        }
+    }
+
+    fn maybe_finish_close(&mut self, index: usize) {
+        let slot = &mut self.slots[index];
+        if slot.state != SlotState::Closing || slot.ops_in_flight > 0 {
+            return;
+        }
+        slot.state = SlotState::CloseSubmitted;
+        slot.ops_in_flight += 1;
+        let e = opcode::Close::new(types::Fd(slot.fd))
+            .build()
+            .user_data(user_data(Kind::Close, slot.generation, index as u32));
+        self.push(e);
+    }
+
+    fn on_closed(&mut self, index: usize) {
+        let slot = &mut self.slots[index];
+        assert_eq!(slot.state, SlotState::CloseSubmitted);
+        assert_eq!(
+            slot.ops_in_flight, 0,
+            "slot freed with operations in flight"
+        );
+        if let Some(t) = slot.transfer.take() {
+            tracing::warn!(
+                client = %slot.peer,
+                zone = %t.zone.origin,
+                serial = t.store.serial(),
+                messages = t.cursor.messages_sent(),
+                bytes = t.cursor.bytes_sent_total(),
+                "transfer cut off before its end"
+            );
+            self.transfers_active -= 1;
+        }
+        slot.state = SlotState::Free;
+        slot.fd = -1;
+        slot.recv_pending = false;
+        slot.send_pending = false;
+        slot.reply_len = 0;
+        slot.generation = (slot.generation + 1) & GENERATION_MASK;
+        self.free.push(index as u32);
+        self.connections_open -= 1;
+    }
+
+    // ---- timers and stopping ----
+
+    fn on_tick(&mut self, now: Instant) {
+        let limits = self.shared.limits;
+        let send_timeout = Duration::from_millis(limits.send_timeout_ms);
+        let idle_timeout = Duration::from_millis(limits.idle_timeout_ms);
+        let grace_over = self.grace_deadline.is_some_and(|d| now >= d);
+        for index in 0..self.slots.len() {
+            let slot = &self.slots[index];
+            if slot.state != SlotState::Open {
+                continue;
+            }
+            if slot.send_pending && now.duration_since(slot.send_progress_at) > send_timeout {
+                tracing::warn!(client = %slot.peer, "no send progress for {} ms: cutting the connection off", limits.send_timeout_ms);
+                self.start_close(index);
+            } else if !slot.busy()
+                && !slot.send_pending
+                && now.duration_since(slot.last_activity) > idle_timeout
+            {
+                tracing::debug!(client = %slot.peer, "idle connection closed");
+                self.start_close(index);
+            } else if grace_over || (self.stopping && !slot.busy()) {
+                self.start_close(index);
+            }
+        }
+    }
+
+    fn check_stop(&mut self, now: Instant) {
+        if !self.stopping && self.shared.stop.load(Ordering::Acquire) {
+            self.stopping = true;
+            self.grace_deadline =
+                Some(now + Duration::from_millis(self.shared.limits.shutdown_grace_ms));
+            // Stop accepting and receiving datagrams: cancel through the ring.
+            for i in 0..self.listeners.len() {
+                if self.listeners[i].armed {
+                    let e = opcode::AsyncCancel::new(user_data(Kind::Accept, 0, i as u32))
+                        .build()
+                        .user_data(user_data(Kind::CancelControl, 0, 0));
+                    self.control_in_flight += 1;
+                    self.push(e);
+                }
+            }
+            for s in 0..self.udp.len() {
+                for b in 0..UDP_BUFS_PER_SOCKET {
+                    let e = opcode::AsyncCancel::new(user_data(
+                        Kind::UdpRecv,
+                        0,
+                        (s * UDP_BUFS_PER_SOCKET + b) as u32,
+                    ))
+                    .build()
+                    .user_data(user_data(Kind::CancelControl, 0, 0));
+                    self.control_in_flight += 1;
+                    self.push(e);
+                }
+            }
+            for index in 0..self.slots.len() {
+                if self.slots[index].state == SlotState::Open && !self.slots[index].busy() {
+                    self.start_close(index);
+                }
+            }
+        }
+        if self.stopping && self.shared.stop_now.load(Ordering::Acquire) {
+            self.grace_deadline = Some(now);
+        }
+        if self.stopping && !self.fds_closed && self.connections_open == 0 {
+            let sockets_idle = self.listeners.iter().all(|l| !l.armed && !l.resume_pending)
+                && self.udp.iter().all(|u| u.in_flight == 0);
+            if sockets_idle {
+                self.fds_closed = true;
+                let fds: Vec<RawFd> = self
+                    .listeners
+                    .iter()
+                    .map(|l| l.fd)
+                    .chain(self.udp.iter().map(|u| u.fd))
+                    .collect();
+                for fd in fds {
+                    let e = opcode::Close::new(types::Fd(fd))
+                        .build()
+                        .user_data(user_data(Kind::CloseControl, 0, 0));
+                    self.control_in_flight += 1;
+                    self.push(e);
+                }
+                if self.tick_armed {
+                    let e = opcode::AsyncCancel::new(user_data(Kind::Tick, 0, 0))
+                        .build()
+                        .user_data(user_data(Kind::CancelControl, 0, 0));
+                    self.control_in_flight += 1;
+                    self.push(e);
+                }
+            }
+        }
+    }
+}
+
+/// Over UDP, a reply longer than 512 bytes (or the client's EDNS size) is replaced by its
+/// header and question with TC set (RFC 1035 section 4.2.1, RFC 6891 section 6.2.5).
+fn udp_fit(query: &[u8], out: &mut [u8], len: usize) -> usize {
+    let limit = match xfr_proto::query::parse_query(query) {
+        Ok(q) => q
+            .edns
+            .map_or(512, |e| (e.udp_payload_bytes as usize).max(512)),
+        Err(_) => 512,
+    };
+    if len <= limit {
+        return len;
+    }
+    let qlen = match xfr_proto::query::parse_query(query) {
+        Ok(q) => q.question.len(),
+        Err(_) => 0,
+    };
+    out[2] |= 0x02; // TC
+    out[6..12].fill(0);
+    12 + qlen
+}
+
+fn build_ring() -> std::io::Result<IoUring> {
+    IoUring::builder()
+        .setup_cqsize(4 * RING_ENTRIES)
+        .setup_single_issuer()
+        .setup_coop_taskrun()
+        .build(RING_ENTRIES)
+        .or_else(|_| {
+            IoUring::builder()
+                .setup_cqsize(4 * RING_ENTRIES)
+                .build(RING_ENTRIES)
+        })
+}
+
+/// Checks that io_uring and every opcode the serving path uses are available; the error says
+/// precisely what is missing.
+pub fn probe() -> Result<()> {
+    let ring = match build_ring() {
+        Ok(r) => r,
+        Err(e) => {
+            let hint = match e.raw_os_error() {
+                Some(libc::ENOSYS) => "this kernel has no io_uring (Linux 5.19 or later is needed)",
+                Some(libc::EPERM) => "io_uring is disabled (sysctl kernel.io_uring_disabled must be 0) or blocked by seccomp",
+                Some(libc::ENOMEM) => "not enough locked memory for the ring (RLIMIT_MEMLOCK)",
+                _ => "io_uring_setup failed",
+            };
+            anyhow::bail!("{hint}: {e}");
+        }
+    };
+    let mut probe = io_uring::Probe::new();
+    ring.submitter()
+        .register_probe(&mut probe)
+        .context("io_uring probe")?;
+    let needed: [(&str, u8); 9] = [
+        ("ACCEPT (multishot)", opcode::AcceptMulti::CODE),
+        ("RECV", opcode::Recv::CODE),
+        ("SEND", opcode::Send::CODE),
+        ("RECVMSG", opcode::RecvMsg::CODE),
+        ("SENDMSG", opcode::SendMsg::CODE),
+        ("CLOSE", opcode::Close::CODE),
+        ("SHUTDOWN", opcode::Shutdown::CODE),
+        ("TIMEOUT", opcode::Timeout::CODE),
+        ("ASYNC_CANCEL", opcode::AsyncCancel::CODE),
+    ];
+    let missing: Vec<&str> = needed
+        .iter()
+        .filter(|(_, code)| !probe.is_supported(*code))
+        .map(|(n, _)| *n)
+        .collect();
+    if !missing.is_empty() {
+        anyhow::bail!("this kernel's io_uring lacks opcodes xfrd needs: {} (Linux 5.19 or later has them all)", missing.join(", "));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_data_round_trips() {
+        for kind in [Kind::Accept, Kind::Recv, Kind::Send, Kind::CancelControl] {
+            let ud = user_data(kind, 0x12_3456, 4_000_000_000);
+            assert_eq!(split_user_data(ud), (kind, 0x12_3456, 4_000_000_000));
+        }
+        assert_eq!(
+            split_user_data(user_data(Kind::Close, GENERATION_MASK + 5, 1)).1,
+            4
+        );
+    }
+}

@@ -1,0 +1,194 @@
+//! Start-up, signals, reload and shutdown: everything around the cores.
+//!
+//! Start-up: probe io_uring, block SIGHUP/SIGTERM/SIGINT (so only the signal thread sees them),
+//! load or compile every zone, bind one TCP listener and one UDP socket per listen address per
+//! core (SO_REUSEPORT spreads connections over the cores), then start the pinned cores.
+//! SIGHUP: re-read the config file (zones and ACLs; listeners, cores and limits need a restart)
+//! and recompile every zone whose files changed, in a background thread; a zone that fails keeps
+//! its served version, and the error names file and line. SIGTERM/SIGINT: stop accepting, let
+//! transfers in flight finish within `limits.shutdown_grace_ms`, exit 0; a second signal cuts
+//! them off at once.
+
+use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+
+use crate::config::{self, CliOverrides, Config};
+use crate::core::{self, Core, CoreSockets, Shared};
+use crate::sys;
+use crate::zones::{self, SharedZones};
+
+const SIGNALS: [libc::c_int; 3] = [libc::SIGHUP, libc::SIGTERM, libc::SIGINT];
+
+/// Runs `xfrd serve` until SIGTERM/SIGINT.
+pub fn serve(cli: CliOverrides, cfg: Config) -> Result<()> {
+    core::probe()?;
+    sys::ignore_sigpipe();
+    sys::block_signals(&SIGNALS).context("blocking signals")?;
+
+    let (set, errors) = zones::load_all(&cfg.zones, &cfg.store_dir, None);
+    if let Some(e) = errors.into_iter().next() {
+        return Err(e.context("loading zones at start-up"));
+    }
+    let shared = Arc::new(Shared {
+        zones: SharedZones::new(set),
+        stop: AtomicBool::new(false),
+        stop_now: AtomicBool::new(false),
+        limits: cfg.limits,
+    });
+
+    // Sockets: bind every address on every core. Port 0 is resolved by the first bind and
+    // reused by the others, so all cores share one port per address.
+    let mut listen: Vec<SocketAddr> = cfg.listen.clone();
+    let mut per_core: Vec<CoreSockets> = Vec::with_capacity(cfg.cores);
+    for _ in 0..cfg.cores {
+        let mut sockets = CoreSockets {
+            tcp: Vec::new(),
+            udp: Vec::new(),
+        };
+        for addr in listen.iter_mut() {
+            let tcp = sys::tcp_listener(addr, cfg.limits.listen_backlog)
+                .with_context(|| format!("listening on TCP {addr}"))?;
+            if addr.port() == 0 {
+                addr.set_port(sys::local_addr(tcp.as_raw_fd())?.port());
+            }
+            let udp = sys::udp_socket(addr).with_context(|| format!("binding UDP {addr}"))?;
+            sockets.tcp.push(tcp);
+            sockets.udp.push(udp);
+        }
+        per_core.push(sockets);
+    }
+
+    let core_ids = core_affinity::get_core_ids().unwrap_or_default();
+    let mut threads = Vec::with_capacity(cfg.cores);
+    for (i, sockets) in per_core.into_iter().enumerate() {
+        let shared = shared.clone();
+        let core_id = (!core_ids.is_empty()).then(|| core_ids[i % core_ids.len()]);
+        let handle = std::thread::Builder::new()
+            .name(format!("xfrd-core-{i}"))
+            .spawn(move || {
+                if let Some(id) = core_id {
+                    core_affinity::set_for_current(id);
+                }
+                // Built on its own thread: a core's buffers hold raw pointers and never move
+                // between threads.
+                Core::new(i, sockets, shared)?.run()
+            })
+            .context("starting a core thread")?;
+        threads.push(handle);
+    }
+    let addrs: Vec<String> = listen.iter().map(ToString::to_string).collect();
+    tracing::info!(listen = %addrs.join(" "), cores = cfg.cores, store_dir = %cfg.store_dir.display(), "xfrd serving");
+
+    {
+        let shared = shared.clone();
+        std::thread::Builder::new()
+            .name("xfrd-signals".into())
+            .spawn(move || signal_loop(cli, cfg, shared))
+            .context("starting the signal thread")?;
+    }
+
+    let mut failed = None;
+    for t in threads {
+        match t.join() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => failed = Some(e),
+            Err(_) => failed = Some(anyhow::anyhow!("a core thread panicked")),
+        }
+        // One core failing stops the others.
+        shared.stop.store(true, Ordering::Release);
+        shared.stop_now.store(true, Ordering::Release);
+    }
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    tracing::info!("xfrd stopped");
+    Ok(())
+}
+
+fn signal_loop(cli: CliOverrides, cfg: Config, shared: Arc<Shared>) {
+    let reloading = Arc::new(AtomicBool::new(false));
+    let again = Arc::new(AtomicBool::new(false));
+    loop {
+        let sig = match sys::wait_signal(&SIGNALS) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!("sigwait: {e}");
+                return;
+            }
+        };
+        if sig == libc::SIGHUP {
+            if reloading.swap(true, Ordering::AcqRel) {
+                again.store(true, Ordering::Release);
+                continue;
+            }
+            let (cli, cfg, shared, reloading, again) = (
+                cli.clone(),
+                cfg.clone(),
+                shared.clone(),
+                reloading.clone(),
+                again.clone(),
+            );
+            let spawned = std::thread::Builder::new()
+                .name("xfrd-reload".into())
+                .spawn(move || {
+                    loop {
+                        again.store(false, Ordering::Release);
+                        reload(&cli, &cfg, &shared);
+                        if !again.load(Ordering::Acquire) {
+                            break;
+                        }
+                    }
+                    reloading.store(false, Ordering::Release);
+                });
+            if let Err(e) = spawned {
+                tracing::error!("starting the reload thread: {e}");
+            }
+        } else if shared.stop.swap(true, Ordering::AcqRel) {
+            tracing::warn!("second stop signal: cutting transfers off now");
+            shared.stop_now.store(true, Ordering::Release);
+        } else {
+            tracing::info!(
+                grace_ms = cfg.limits.shutdown_grace_ms,
+                "stopping: no new connections; transfers in flight may finish"
+            );
+        }
+    }
+}
+
+fn reload(cli: &CliOverrides, started_with: &Config, shared: &Shared) {
+    let started = std::time::Instant::now();
+    let cfg = match config::resolve(cli) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!("reload: config: {e:#}; keeping everything as served");
+            return;
+        }
+    };
+    if cfg.listen != started_with.listen
+        || cfg.cores != started_with.cores
+        || cfg.limits != started_with.limits
+    {
+        tracing::warn!("reload: listen addresses, cores and limits take effect only on restart");
+    }
+    let (current, _) = shared.zones.snapshot();
+    let (set, errors) = zones::load_all(&cfg.zones, &cfg.store_dir, Some(&current));
+    shared.zones.publish(set);
+    tracing::info!(
+        errors = errors.len(),
+        ms = started.elapsed().as_millis() as u64,
+        "reload done"
+    );
+}
+
+/// Checks the configuration and the kernel without serving (used by `--check`).
+pub fn check(cfg: &Config) -> Result<()> {
+    core::probe()?;
+    if cfg.cores == 0 {
+        bail!("cores must be at least 1");
+    }
+    Ok(())
+}

@@ -1,0 +1,247 @@
+//! The zones being served: compiling or reusing their stores, the snapshot the cores read, and
+//! reload.
+//!
+//! A [`ZoneSet`] is immutable; the cores hold an `Arc` of it and look up zones by the query's
+//! name. Reload builds a new set (in the reload thread, never on a core) and publishes it in
+//! [`SharedZones`]: a mutex-protected `Arc` plus a generation counter that each core compares
+//! once per loop turn, so the hot path takes no lock. A transfer keeps the `Arc<Store>` it
+//! started with, so it ends on the serial it began on; the old mmap goes when the last transfer
+//! holding it ends.
+//!
+//! Stores live in the store folder as `<origin>.store`. A store whose `matches_sources()` is
+//! true (every source file has its recorded length, mtime and hash) and whose origin is the
+//! configured one is reused without parsing; otherwise the zone file is compiled anew
+//! (`zone_store::compile`, which writes a temporary file and renames it, so a store mmapped by a
+//! running transfer is never overwritten in place).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use zone_store::store::Store;
+use zone_store::Name;
+
+use crate::acl::Acl;
+use crate::config::ZoneConfig;
+
+/// One served zone: its configuration and the store of its current version.
+#[derive(Debug)]
+pub struct Zone {
+    pub origin: Name,
+    pub file: PathBuf,
+    pub allow_transfer: Acl,
+    pub store: Arc<Store>,
+}
+
+/// An immutable set of served zones.
+#[derive(Debug, Default)]
+pub struct ZoneSet {
+    zones: Vec<Arc<Zone>>,
+    /// Lower-cased origin wire bytes → index in `zones`.
+    by_name: HashMap<Box<[u8]>, usize>,
+}
+
+impl ZoneSet {
+    pub fn new(zones: Vec<Arc<Zone>>) -> ZoneSet {
+        let by_name = zones
+            .iter()
+            .enumerate()
+            .map(|(i, z)| (z.origin.to_lowercase().as_wire().into(), i))
+            .collect();
+        ZoneSet { zones, by_name }
+    }
+
+    pub fn zones(&self) -> &[Arc<Zone>] {
+        &self.zones
+    }
+
+    /// The zone whose apex is `qname` (uncompressed wire, any case). No allocation.
+    pub fn find(&self, qname: &[u8]) -> Option<&Arc<Zone>> {
+        let mut lower = [0u8; 255];
+        let lower = lower.get_mut(..qname.len())?;
+        lower.copy_from_slice(qname);
+        // Label length bytes are below 64, so lower-casing them changes nothing.
+        lower.make_ascii_lowercase();
+        self.by_name.get(&*lower).map(|&i| &self.zones[i])
+    }
+}
+
+/// The current zone set, shared between the reload thread (writer) and the cores (readers).
+#[derive(Debug)]
+pub struct SharedZones {
+    current: Mutex<Arc<ZoneSet>>,
+    generation: AtomicU64,
+}
+
+impl SharedZones {
+    pub fn new(set: ZoneSet) -> SharedZones {
+        SharedZones {
+            current: Mutex::new(Arc::new(set)),
+            generation: AtomicU64::new(1),
+        }
+    }
+
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// The current set and its generation.
+    pub fn snapshot(&self) -> (Arc<ZoneSet>, u64) {
+        let guard = self.current.lock().expect("zone set lock poisoned");
+        (guard.clone(), self.generation.load(Ordering::Acquire))
+    }
+
+    pub fn publish(&self, set: ZoneSet) {
+        let mut guard = self.current.lock().expect("zone set lock poisoned");
+        *guard = Arc::new(set);
+        self.generation.fetch_add(1, Ordering::AcqRel);
+    }
+}
+
+/// The store file for `origin` in `store_dir`.
+pub fn store_path(store_dir: &Path, origin: &Name) -> PathBuf {
+    let text = origin.to_lowercase().to_string();
+    let text = text.trim_end_matches('.');
+    let stem = if text.is_empty() { "root" } else { text };
+    // Names may hold '/' or other bytes in escaped form; keep the file name plain.
+    let stem: String = stem
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    store_dir.join(format!("{stem}.store"))
+}
+
+/// How a zone's store was obtained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// The version already served; its sources are unchanged.
+    Kept,
+    /// An existing store file whose sources are unchanged.
+    Reused,
+    /// Compiled from the zone file now.
+    Compiled,
+}
+
+fn usable(store: &Store, cfg: &ZoneConfig) -> bool {
+    store.origin().eq_ignore_case(&cfg.origin) && store.matches_sources()
+}
+
+/// Opens or compiles the store for `cfg`; `previous` is the version being served, if any.
+pub fn load_zone(
+    cfg: &ZoneConfig,
+    store_dir: &Path,
+    previous: Option<&Zone>,
+) -> Result<(Arc<Store>, Origin)> {
+    if let Some(prev) = previous {
+        if prev.file == cfg.file && usable(&prev.store, cfg) {
+            return Ok((prev.store.clone(), Origin::Kept));
+        }
+    }
+    let path = store_path(store_dir, &cfg.origin);
+    if let Ok(store) = Store::open(&path) {
+        if usable(&store, cfg)
+            && store
+                .sources()
+                .first()
+                .is_some_and(|s| same_file(&s.path, &cfg.file))
+        {
+            return Ok((Arc::new(store), Origin::Reused));
+        }
+    }
+    std::fs::create_dir_all(store_dir)
+        .with_context(|| format!("creating store folder {}", store_dir.display()))?;
+    compile(cfg, &path)
+        .with_context(|| format!("zone {} from {}", cfg.origin, cfg.file.display()))?;
+    let store = Store::open(&path).with_context(|| format!("opening store {}", path.display()))?;
+    Ok((Arc::new(store), Origin::Compiled))
+}
+
+/// Parses and builds the zone file into a store at `out`.
+// TODO(integration): replace with `zone_store::compile::compile` once it lands (it records the
+// source files, so an unchanged zone is then reused instead of rebuilt).
+fn compile(cfg: &ZoneConfig, out: &Path) -> Result<()> {
+    let opts = zone_store::zonefile::ParseOptions {
+        origin: cfg.origin.clone(),
+        class: zone_store::record::CLASS_IN,
+        threads: 0,
+    };
+    let parsed = zone_store::zonefile::parse_file(&cfg.file, &opts)?;
+    for w in &parsed.warnings {
+        tracing::warn!(zone = %cfg.origin, "{w}");
+    }
+    let built =
+        zone_store::build::build_records(&cfg.origin, &parsed.records, &Default::default())?;
+    zone_store::store::write_store(&built, out)?;
+    Ok(())
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
+}
+
+/// Loads every configured zone. A zone that fails keeps its previous version when there is one
+/// (reload), and is otherwise left out; each failure is logged and returned.
+pub fn load_all(
+    configs: &[ZoneConfig],
+    store_dir: &Path,
+    previous: Option<&ZoneSet>,
+) -> (ZoneSet, Vec<anyhow::Error>) {
+    let mut zones = Vec::with_capacity(configs.len());
+    let mut errors = Vec::new();
+    for cfg in configs {
+        let prev = previous
+            .and_then(|p| p.find(cfg.origin.as_wire()))
+            .map(Arc::as_ref);
+        let started = Instant::now();
+        match load_zone(cfg, store_dir, prev) {
+            Ok((store, how)) => {
+                let changed = prev.is_none_or(|p| !Arc::ptr_eq(&p.store, &store));
+                if changed || how != Origin::Kept {
+                    tracing::info!(
+                        zone = %cfg.origin,
+                        serial = store.serial(),
+                        records = store.record_count(),
+                        messages = store.message_count(),
+                        how = ?how,
+                        ms = started.elapsed().as_millis() as u64,
+                        "zone loaded"
+                    );
+                }
+                zones.push(Arc::new(Zone {
+                    origin: cfg.origin.clone(),
+                    file: cfg.file.clone(),
+                    allow_transfer: cfg.allow_transfer.clone(),
+                    store,
+                }));
+            }
+            Err(e) => {
+                match prev {
+                    Some(p) => {
+                        tracing::error!(zone = %cfg.origin, serial = p.store.serial(), "{e:#}; keeping the version being served");
+                        zones.push(Arc::new(Zone {
+                            origin: p.origin.clone(),
+                            file: p.file.clone(),
+                            allow_transfer: cfg.allow_transfer.clone(),
+                            store: p.store.clone(),
+                        }));
+                    }
+                    None => tracing::error!(zone = %cfg.origin, "{e:#}; zone not served"),
+                }
+                errors.push(e);
+            }
+        }
+    }
+    (ZoneSet::new(zones), errors)
+}
