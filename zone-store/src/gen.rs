@@ -159,15 +159,18 @@ const SERVICES: &[&str] = &[
     "_autodiscover._tcp",
 ];
 /// Out-of-zone names that records point to (RFC 2606 domains only).
+/// They live under the first of [`EXTERNAL_DOMAINS`] that is outside the zone.
 const EXTERNAL: &[&str] = &[
-    "ns1.provider.example.net.",
-    "ns2.provider.example.net.",
-    "mx1.mailhost.example.net.",
-    "mx2.mailhost.example.net.",
-    "d1x2y3.cdn.example.net.",
-    "lb-7.cloud.example.org.",
-    "origin.hosting.example.org.",
+    "ns1.provider",
+    "ns2.provider",
+    "mx1.mailhost",
+    "mx2.mailhost",
+    "d1x2y3.cdn",
+    "lb-7.cloud",
+    "origin.hosting",
 ];
+/// Domains for the out-of-zone names (RFC 2606), in order of preference.
+const EXTERNAL_DOMAINS: &[&str] = &["example.net.", "example.org.", "example.edu."];
 /// TTLs an RRset may get; the zone default appears through `None`.
 const TTLS: &[u32] = &[
     60, 300, 300, 600, 900, 1800, 3600, 3600, 3600, 3600, 7200, 14400, 86400, 86400,
@@ -293,6 +296,9 @@ struct Gen<'w, W: Write> {
     /// The zone's origin, absolute text (`example.com.`, or `.` for the root).
     origin_text: String,
     origin_labels: usize,
+    /// The domain of out-of-zone names: one outside the zone, so that out-of-zone NS and MX
+    /// targets need no addresses in it (the root zone has none: everything is inside).
+    external_domain: &'static str,
     /// The current `$ORIGIN`, absolute text, and its label count.
     cur_origin: String,
     cur_labels: usize,
@@ -328,8 +334,17 @@ impl<'w, W: Write> Gen<'w, W> {
             .map(|k| at(k, ttl_changes) + 7)
             .rev()
             .collect();
+        let external_domain = EXTERNAL_DOMAINS
+            .iter()
+            .copied()
+            .find(|d| {
+                Name::parse(d, None)
+                    .is_ok_and(|d| !d.is_subdomain_of(origin) && !origin.is_subdomain_of(&d))
+            })
+            .unwrap_or(EXTERNAL_DOMAINS[0]);
         Gen {
             out,
+            external_domain,
             rng: Rng::new(seed),
             buf: Vec::with_capacity(FLUSH_BYTES + 4096),
             counts: BTreeMap::new(),
@@ -403,6 +418,13 @@ impl<'w, W: Write> Gen<'w, W> {
 
     fn num(&mut self, v: u64) {
         push_u64(&mut self.buf, v);
+    }
+
+    /// An out-of-zone name: `stem.` and the external domain.
+    fn external(&mut self, stem: &str) {
+        self.s(stem);
+        self.s(".");
+        self.s(self.external_domain);
     }
 
     /// A random number in `0..n`, written.
@@ -607,7 +629,7 @@ impl<'w, W: Write> Gen<'w, W> {
             self.s("@");
         } else {
             let ext = *self.rng.pick(EXTERNAL);
-            self.s(ext);
+            self.external(ext);
         }
     }
 
@@ -667,43 +689,48 @@ impl<'w, W: Write> Gen<'w, W> {
         self.s("        ; minimum\n\t\t\t\t)");
         self.end(rtype::SOA);
 
-        let apex_rrsets: [(&str, u16, &str); 9] = [
-            ("NS", rtype::NS, "ns1"),
-            ("NS", rtype::NS, "ns2"),
-            ("NS", rtype::NS, "ns1.provider.example.net."),
-            ("MX", rtype::MX, "10 mail"),
-            ("MX", rtype::MX, "20 mx1.mailhost.example.net."),
+        // Type, RDATA text, and the out-of-zone name that ends the RDATA, if any.
+        let apex_rrsets: [(&str, u16, &str, Option<&str>); 9] = [
+            ("NS", rtype::NS, "ns1", None),
+            ("NS", rtype::NS, "ns2", None),
+            ("NS", rtype::NS, "", Some("ns1.provider")),
+            ("MX", rtype::MX, "10 mail", None),
+            ("MX", rtype::MX, "20 ", Some("mx1.mailhost")),
             (
                 "TXT",
                 rtype::TXT,
                 "\"v=spf1 mx ip4:192.0.2.0/24 include:_spf.mailhost.example.net ~all\"",
+                None,
             ),
             (
                 "TXT",
                 rtype::TXT,
                 "\"google-site-verification=4ibFUgB-wXLQ_S7vsXVomSTVamuOXBiVAzpR5IZ87D0\"",
+                None,
             ),
-            ("CAA", rtype::CAA, "0 issue \"letsencrypt.org\""),
-            ("CAA", rtype::CAA, "0 iodef \"mailto:security@example.com\""),
+            ("CAA", rtype::CAA, "0 issue \"letsencrypt.org\"", None),
+            (
+                "CAA",
+                rtype::CAA,
+                "0 iodef \"mailto:security@example.com\"",
+                None,
+            ),
         ];
-        let mut prev = "";
-        for (ty, code, rdata) in apex_rrsets {
+        for (i, (ty, code, rdata, external)) in apex_rrsets.into_iter().enumerate() {
             if self.remaining == 0 {
                 return Ok(());
             }
-            let owner = if prev.is_empty() {
-                Owner::Apex
-            } else {
-                Owner::Same
-            };
+            let owner = if i == 0 { Owner::Apex } else { Owner::Same };
             let ttl = if code == rtype::NS { 86400 } else { 3600 };
             self.head(owner, ttl, ty);
             self.s(rdata);
+            if let Some(stem) = external {
+                self.external(stem);
+            }
             self.end(code);
-            prev = ty;
         }
         // A signed apex: KSK and ZSK (ECDSA P-256, 64-byte keys), with RRSIGs over SOA and
-        // DNSKEY, and the apex NSEC.
+        // DNSKEY.
         for flags in [257, 256] {
             if self.remaining == 0 {
                 return Ok(());
@@ -887,7 +914,7 @@ impl<'w, W: Write> Gen<'w, W> {
                     self.num(i as u64 + 1);
                     self.s(".");
                     if external {
-                        self.s("provider.example.net.");
+                        self.external("provider");
                     } else {
                         self.buf.extend_from_slice(&self.label);
                     }
@@ -1079,7 +1106,7 @@ impl<'w, W: Write> Gen<'w, W> {
         } else {
             self.head(Owner::Same, ttl, "NS");
             let ext = *self.rng.pick(&EXTERNAL[..2]);
-            self.s(ext);
+            self.external(ext);
             self.end(rtype::NS);
         }
         self.head(Owner::Label(b"ns1."), ttl, "A");
@@ -1211,7 +1238,7 @@ mod tests {
         let hash = xxhash_rust::xxh3::xxh3_64(&text);
         assert_eq!(stats.records, 20_000);
         assert_eq!(
-            hash, 0x17a1_1dd5_4393_98b9,
+            hash, 0x7b74_e663_20ae_176a,
             "generator output changed: {hash:#x}"
         );
     }
