@@ -1,1 +1,473 @@
-fn main() {}
+//! `xfr-zone`: compile zone files into xfrd stores, dump and inspect stores, generate zones.
+//!
+//! `dump` and `inspect` read a store back through code that shares nothing with the renderer:
+//! every message is rebuilt as the engine sends it (12-byte header, the question for the
+//! origin, the stored body), read by this tool's own strict wire reader ([`wire`]) and by
+//! hickory-proto's `Message::from_vec`, and the two must agree.
+
+#[path = "xfr-zone/present.rs"]
+mod present;
+#[path = "xfr-zone/wire.rs"]
+mod wire;
+
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, ensure, Context, Result};
+use clap::{Parser, Subcommand};
+use hickory_proto::op::Message;
+use zone_store::compile::{compile, CompileOptions};
+use zone_store::store::Store;
+use zone_store::{rtype, Name};
+
+use wire::WireRecord;
+
+#[derive(Parser)]
+#[command(
+    name = "xfr-zone",
+    version,
+    about = "Compile zone files into xfrd stores, dump and inspect stores, generate test zones"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Compile a zone file (RFC 1035 master file) into a store of pre-rendered AXFR messages.
+    ///
+    /// Warnings go to stderr as FILE:LINE: message; a summary line with the timings follows.
+    /// On an error the message names the file and line and the exit status is non-zero.
+    Compile {
+        /// The zone's origin (its apex), e.g. example.com.
+        #[arg(long)]
+        origin: String,
+        /// The zone file.
+        zonefile: PathBuf,
+        /// The store file to write (replaced atomically).
+        #[arg(short = 'o', long = "output")]
+        output: PathBuf,
+        /// Render with this many worker threads (0: one per core).
+        #[arg(long, default_value_t = 0)]
+        workers: usize,
+    },
+    /// Print every record of a store in master-file format, in transfer order.
+    ///
+    /// One record per line: owner TTL class type rdata, names absolute; the output reads back
+    /// into named-checkzone. A transfer carries the SOA first and last: it is printed once,
+    /// first. Records are decoded from the stored messages themselves (each checked by a
+    /// strict reader and by hickory-proto).
+    Dump {
+        /// The store file.
+        store: PathBuf,
+        /// Print every record in RFC 3597 generic form (TYPEnnn \# len hex), exact for any
+        /// type. Without it, the types hickory-proto prints correctly (A, AAAA, NS, CNAME, PTR,
+        /// MX, SOA, SRV) are in presentation form and the others in generic form.
+        #[arg(long)]
+        generic: bool,
+    },
+    /// Summarise a store: zone, serial, counts, bytes on the wire, compression, message sizes,
+    /// the time to open it, and whether its source files still match.
+    Inspect {
+        /// The store file.
+        store: PathBuf,
+    },
+    /// Generate a realistic zone file (deterministic for its seed).
+    Gen {
+        /// The zone's origin, e.g. example.com.
+        #[arg(long)]
+        origin: String,
+        /// Records to write, the SOA included.
+        #[arg(long)]
+        records: usize,
+        /// Seed of the generator.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// The zone file to write.
+        #[arg(short = 'o', long = "output")]
+        output: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Compile {
+            origin,
+            zonefile,
+            output,
+            workers,
+        } => cmd_compile(&origin, &zonefile, &output, workers),
+        Command::Dump { store, generic } => cmd_dump(&store, generic),
+        Command::Inspect { store } => cmd_inspect(&store),
+        Command::Gen {
+            origin,
+            records,
+            seed,
+            output,
+        } => cmd_gen(&origin, records, seed, &output),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xfr-zone: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `xfr-zone dump | head` must end quietly.
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<io::Error>()
+            .is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
+    })
+}
+
+fn parse_origin(text: &str) -> Result<Name> {
+    let text = if text.ends_with('.') {
+        text.to_string()
+    } else {
+        format!("{text}.")
+    };
+    Name::parse(&text, None).with_context(|| format!("invalid origin {text:?}"))
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1e3)
+}
+
+// ---- compile -----------------------------------------------------------------------------
+
+fn cmd_compile(origin: &str, zonefile: &Path, output: &Path, workers: usize) -> Result<()> {
+    let origin = parse_origin(origin)?;
+    let opts = CompileOptions {
+        workers,
+        message_bytes_target: 0,
+    };
+    let report = compile(zonefile, &origin, output, &opts)?;
+    for w in &report.warnings {
+        eprintln!("{w}");
+    }
+    let t = &report.timings;
+    eprintln!(
+        "compiled {} serial {}: {} records ({} RRsets, {} duplicates dropped) in {} messages, \
+         {} bytes on the wire, store {} bytes at {}; parse {}, group {}, render {}, sources {}, \
+         write {}, total {} (workers: {})",
+        report.origin,
+        report.serial,
+        report.records,
+        report.rrsets,
+        report.duplicates_dropped,
+        report.messages,
+        report.wire_bytes,
+        report.store_bytes,
+        output.display(),
+        ms(t.parse),
+        ms(t.group),
+        ms(t.render),
+        ms(t.sources),
+        ms(t.write),
+        ms(t.total),
+        if workers == 0 {
+            "all cores".to_string()
+        } else {
+            workers.to_string()
+        },
+    );
+    Ok(())
+}
+
+// ---- reading messages back -------------------------------------------------------------
+
+/// Message `i` as the engine sends it (without the TCP length): header, question, body.
+fn full_message(store: &Store, i: usize) -> (Vec<u8>, usize, u16) {
+    let m = store.message(i);
+    let origin = store.origin().as_wire();
+    let mut buf = Vec::with_capacity(12 + origin.len() + 4 + m.body.len());
+    buf.extend_from_slice(&[0, 0]); // ID
+    buf.extend_from_slice(&[0x84, 0x00]); // QR, AA; RCODE 0
+    buf.extend_from_slice(&1u16.to_be_bytes()); // QDCOUNT
+    buf.extend_from_slice(&m.ancount.to_be_bytes());
+    buf.extend_from_slice(&[0, 0, 0, 0]); // NSCOUNT, ARCOUNT
+    buf.extend_from_slice(origin);
+    buf.extend_from_slice(&rtype::AXFR.to_be_bytes());
+    buf.extend_from_slice(&store.class().to_be_bytes());
+    let base = buf.len();
+    debug_assert_eq!(base, store.body_base());
+    buf.extend_from_slice(m.body);
+    (buf, base, m.ancount)
+}
+
+fn open_store(path: &Path) -> Result<(Store, Duration)> {
+    let t = Instant::now();
+    let store = Store::open(path).with_context(|| format!("opening store {}", path.display()))?;
+    Ok((store, t.elapsed()))
+}
+
+/// Checks the transfer's shape: the first record is the SOA and the last is the same SOA.
+fn check_soa_bracket(store: &Store, first: &WireRecord, last: &WireRecord) -> Result<()> {
+    ensure!(
+        first.rtype == rtype::SOA,
+        "the transfer does not start with the SOA"
+    );
+    ensure!(
+        last.rtype == rtype::SOA && last.rdata == first.rdata && last.owner == first.owner,
+        "the transfer does not end with the SOA it started with"
+    );
+    ensure!(
+        first.rdata == store.soa_rdata(),
+        "the first SOA differs from the store header's"
+    );
+    Ok(())
+}
+
+// ---- dump ----------------------------------------------------------------------------------
+
+fn cmd_dump(path: &Path, generic: bool) -> Result<()> {
+    let (store, _) = open_store(path)?;
+    let n = store.message_count();
+    ensure!(n > 0, "store has no messages");
+    let stdout = io::stdout();
+    let mut out = BufWriter::with_capacity(1 << 20, stdout.lock());
+    let mut text = String::with_capacity(1 << 16);
+    let mut first_soa: Option<WireRecord> = None;
+    let mut records = 0u64;
+    let mut hickory_failures = 0usize;
+    for i in 0..n {
+        let (msg, base, ancount) = full_message(&store, i);
+        let mut recs = wire::read_answers(&msg, base, ancount)
+            .with_context(|| format!("message {i} of {n}"))?;
+        let decoded = match Message::from_vec(&msg) {
+            Ok(m) => {
+                check_agrees(&m, &recs).with_context(|| format!("message {i} of {n}"))?;
+                Some(m)
+            }
+            Err(e) => {
+                hickory_failures += 1;
+                eprintln!(
+                    "xfr-zone: message {i}: hickory-proto cannot decode it ({e}); its records are printed in generic form"
+                );
+                None
+            }
+        };
+        if i == 0 {
+            let first = recs.first().context("the first message is empty")?;
+            first_soa = Some(first.clone());
+        }
+        let mut skip_last = false;
+        if i + 1 == n {
+            let last = recs.last().context("the last message is empty")?;
+            let first = first_soa.as_ref().context("no first SOA")?;
+            check_soa_bracket(&store, first, last)?;
+            skip_last = true;
+        }
+        if skip_last {
+            recs.pop();
+        }
+        text.clear();
+        for (j, rec) in recs.iter().enumerate() {
+            if generic {
+                present::write_generic(&mut text, rec);
+            } else {
+                let h = decoded.as_ref().map(|m| &m.answers[j]);
+                present::write_default(&mut text, rec, h);
+            }
+        }
+        records += recs.len() as u64;
+        out.write_all(text.as_bytes())?;
+    }
+    out.flush()?;
+    ensure!(
+        records == store.record_count(),
+        "decoded {records} records but the store says {}",
+        store.record_count()
+    );
+    ensure!(
+        hickory_failures == 0,
+        "hickory-proto could not decode {hickory_failures} messages (printed anyway)"
+    );
+    Ok(())
+}
+
+/// hickory-proto must see the same records as the wire reader.
+fn check_agrees(m: &Message, recs: &[WireRecord]) -> Result<()> {
+    ensure!(
+        m.answers.len() == recs.len(),
+        "hickory-proto reads {} answers, the wire reader {}",
+        m.answers.len(),
+        recs.len()
+    );
+    for (h, r) in m.answers.iter().zip(recs) {
+        let mut owner = Vec::with_capacity(r.owner.wire_len());
+        let mut enc = hickory_proto::serialize::binary::BinEncoder::new(&mut owner);
+        enc.set_name_encoding(hickory_proto::serialize::binary::NameEncoding::Uncompressed);
+        hickory_proto::serialize::binary::BinEncodable::emit(&h.name, &mut enc)
+            .context("re-encoding an owner")?;
+        ensure!(
+            owner == r.owner.as_wire()
+                && u16::from(h.record_type()) == r.rtype
+                && h.ttl == r.ttl
+                && u16::from(h.dns_class) == r.class,
+            "hickory-proto reads {h} where the wire reader reads {} {} {}",
+            r.owner,
+            r.ttl,
+            r.rtype
+        );
+    }
+    Ok(())
+}
+
+// ---- inspect -------------------------------------------------------------------------------
+
+fn cmd_inspect(path: &Path) -> Result<()> {
+    let (store, open_time) = open_store(path)?;
+    let n = store.message_count();
+    ensure!(n > 0, "store has no messages");
+    let question = store.origin().wire_len() + 4;
+    let mut sizes = Vec::with_capacity(n);
+    let mut wire_bytes = 0u64;
+    let mut uncompressed_bytes = 0u64;
+    let mut transfer_records = 0u64;
+    let mut first_soa: Option<WireRecord> = None;
+    let t_walk = Instant::now();
+    for i in 0..n {
+        let (msg, base, ancount) = full_message(&store, i);
+        let recs = wire::read_answers(&msg, base, ancount)
+            .with_context(|| format!("message {i} of {n}"))?;
+        if i == 0 {
+            first_soa = recs.first().cloned();
+        }
+        if i + 1 == n {
+            let first = first_soa.as_ref().context("the first message is empty")?;
+            let last = recs.last().context("the last message is empty")?;
+            check_soa_bracket(&store, first, last)?;
+        }
+        let size = msg.len();
+        sizes.push(size);
+        wire_bytes += 2 + size as u64;
+        uncompressed_bytes += 2
+            + 12
+            + question as u64
+            + recs
+                .iter()
+                .map(|r| r.uncompressed_bytes() as u64)
+                .sum::<u64>();
+        transfer_records += recs.len() as u64;
+    }
+    let walk_time = t_walk.elapsed();
+    sizes.sort_unstable();
+    let records = store.record_count();
+    let mut o = String::new();
+    use std::fmt::Write as _;
+    let _ = writeln!(o, "store: {}", path.display());
+    let _ = writeln!(o, "zone: {}", store.origin());
+    let _ = writeln!(o, "class: {}", present::class_text(store.class()));
+    let _ = writeln!(o, "serial: {}", store.serial());
+    let _ = writeln!(o, "records: {records}");
+    let _ = writeln!(o, "rrsets: {}", store.rrset_count());
+    let _ = writeln!(
+        o,
+        "records in a transfer: {transfer_records} (the SOA twice)"
+    );
+    let _ = writeln!(o, "messages: {n}");
+    let _ = writeln!(
+        o,
+        "wire bytes: {wire_bytes} (per message: 2-byte length, header, question, answers; no TSIG)"
+    );
+    let _ = writeln!(
+        o,
+        "bytes per record: {:.2}",
+        wire_bytes as f64 / records.max(1) as f64
+    );
+    let _ = writeln!(
+        o,
+        "uncompressed wire bytes: {uncompressed_bytes} (the same messages with every name in full)"
+    );
+    let _ = writeln!(
+        o,
+        "compression gain: {:.1}%",
+        100.0 * (1.0 - wire_bytes as f64 / uncompressed_bytes as f64)
+    );
+    let _ = writeln!(
+        o,
+        "message bytes: min {} median {} max {} (header, question, answers)",
+        sizes[0],
+        sizes[sizes.len() / 2],
+        sizes[sizes.len() - 1]
+    );
+    let _ = writeln!(
+        o,
+        "store file bytes: {} ({:.3}x the wire bytes)",
+        store.file_bytes(),
+        store.file_bytes() as f64 / wire_bytes as f64
+    );
+    let _ = writeln!(
+        o,
+        "open time: {:.3} ms (Store::open: map, validate header, checksum and index)",
+        open_time.as_secs_f64() * 1e3
+    );
+    let _ = writeln!(
+        o,
+        "read-back time: {} (every message decoded)",
+        ms(walk_time)
+    );
+    let _ = writeln!(o, "sources: {}", store.sources().len());
+    for s in store.sources() {
+        let _ = writeln!(
+            o,
+            "  {} ({} bytes, xxh3 {:016x}): {}",
+            s.path.display(),
+            s.len,
+            s.xxh3,
+            if s.matches() { "matches" } else { "changed" }
+        );
+    }
+    let _ = writeln!(
+        o,
+        "sources match: {}",
+        if store.matches_sources() { "yes" } else { "no" }
+    );
+    io::stdout().write_all(o.as_bytes())?;
+    if transfer_records != records + 1 {
+        bail!("the messages hold {transfer_records} records, the header says {records} (+1 for the closing SOA)");
+    }
+    Ok(())
+}
+
+// ---- gen -----------------------------------------------------------------------------------
+
+fn cmd_gen(origin: &str, records: usize, seed: u64, output: &Path) -> Result<()> {
+    let origin = parse_origin(origin)?;
+    let t = Instant::now();
+    let file = File::create(output).with_context(|| format!("creating {}", output.display()))?;
+    let mut w = BufWriter::with_capacity(1 << 20, file);
+    let stats = zone_store::gen::generate(&origin, records, seed, &mut w)
+        .with_context(|| format!("writing {}", output.display()))?;
+    w.into_inner()
+        .map_err(|e| e.into_error())
+        .and_then(|f| f.sync_all())
+        .with_context(|| format!("writing {}", output.display()))?;
+    let mix: Vec<String> = stats
+        .per_type
+        .iter()
+        .map(|(t, c)| {
+            let name = rtype::mnemonic(*t).map_or_else(|| format!("TYPE{t}"), str::to_string);
+            format!("{name} {c}")
+        })
+        .collect();
+    eprintln!(
+        "wrote {} records ({} bytes) for {origin}, seed {seed}, to {} in {}: {}",
+        stats.records,
+        stats.bytes,
+        output.display(),
+        ms(t.elapsed()),
+        mix.join(", ")
+    );
+    Ok(())
+}

@@ -1,0 +1,404 @@
+//! End-to-end tests of `xfr-zone` against BIND's `named-checkzone`.
+//!
+//! For every zone of the tricky corpus (tests/zones/tricky/, origins in its README) and for
+//! generated zones: `named-checkzone -D` of the original zone equals, as a set of normalised
+//! lines, `named-checkzone -D` of `xfr-zone dump --generic` of the compiled store, and of the
+//! default (presentation) dump. Every malformed zone (tests/zones/malformed/, first line
+//! `; expect-line: N`) fails to compile with `FILE:N:` on stderr. `inspect` prints the counts.
+//!
+//! Without named-checkzone these tests fail when CI=true and skip loudly otherwise.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const XFR_ZONE: &str = env!("CARGO_BIN_EXE_xfr-zone");
+
+/// named-checkzone's policy checks are about what a server should accept, not about what the
+/// file says; the comparison wants the records only.
+const POLICY_OFF: &[&str] = &[
+    "-i", "none", "-k", "ignore", "-n", "ignore", "-m", "ignore", "-M", "ignore", "-S", "ignore",
+    "-T", "ignore", "-W", "ignore", "-r", "ignore",
+];
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf()
+}
+
+/// The named-checkzone binary, or None (after a loud message) when it is missing and CI is
+/// not set. With CI=true a missing binary fails the test.
+fn named_checkzone() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let dirs = std::env::split_paths(&path).chain(["/usr/sbin".into(), "/usr/bin".into()]);
+    for dir in dirs {
+        let p = dir.join("named-checkzone");
+        if p.is_file() {
+            return Some(p);
+        }
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("named-checkzone is missing and CI=true: install bind9-utils");
+    }
+    eprintln!("!!! SKIPPED: named-checkzone is not installed (apt-get install bind9-utils) !!!");
+    None
+}
+
+fn run(cmd: &mut Command) -> Output {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    out
+}
+
+fn xfr_zone(args: &[&str]) -> Output {
+    run(Command::new(XFR_ZONE).args(args))
+}
+
+fn ok(out: Output, what: &str) -> Output {
+    assert!(
+        out.status.success(),
+        "{what} failed ({}):\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// `named-checkzone -D` of a zone file, as a set of normalised lines: comments dropped,
+/// whitespace collapsed, owner lowercased.
+fn checkzone_set(checkzone: &Path, origin: &str, zonefile: &Path) -> BTreeSet<String> {
+    let out = run(Command::new(checkzone)
+        .args(POLICY_OFF)
+        .args(["-D", "-o", "-", origin])
+        .arg(zonefile));
+    assert!(
+        out.status.success(),
+        "named-checkzone rejects {}:\n{}{}",
+        zonefile.display(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    normalise(&String::from_utf8_lossy(&out.stdout))
+}
+
+fn normalise(text: &str) -> BTreeSet<String> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with(';'))
+        .map(|l| {
+            let mut fields = l.split_whitespace();
+            let owner = fields.next().unwrap_or_default().to_ascii_lowercase();
+            std::iter::once(owner)
+                .chain(fields.map(str::to_string))
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect()
+}
+
+fn tempdir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("xfr-zone-test")
+        .tempdir()
+        .expect("temp dir")
+}
+
+/// Compiles `zonefile`, dumps the store both ways, and compares all three with
+/// named-checkzone. Returns the number of lines of the generic dump.
+fn roundtrip(checkzone: &Path, origin: &str, zonefile: &Path, dir: &Path) -> usize {
+    let store = dir.join("zone.store");
+    ok(
+        xfr_zone(&[
+            "compile",
+            "--origin",
+            origin,
+            zonefile.to_str().unwrap(),
+            "-o",
+            store.to_str().unwrap(),
+            "--workers",
+            "2",
+        ]),
+        &format!("compile {}", zonefile.display()),
+    );
+    let want = checkzone_set(checkzone, origin, zonefile);
+    let mut lines = 0;
+    for (flag, name) in [(Some("--generic"), "generic"), (None, "default")] {
+        let mut args = vec!["dump", store.to_str().unwrap()];
+        args.extend(flag);
+        let out = ok(xfr_zone(&args), &format!("dump {name}"));
+        let dumped = dir.join(format!("dump-{name}.zone"));
+        fs::write(&dumped, &out.stdout).unwrap();
+        let got = checkzone_set(checkzone, origin, &dumped);
+        if got != want {
+            let missing: Vec<_> = want.difference(&got).take(10).collect();
+            let extra: Vec<_> = got.difference(&want).take(10).collect();
+            panic!(
+                "{} ({name} dump, origin {origin}): named-checkzone sees different zones\n\
+                 in the original only ({}): {missing:#?}\nin the dump only ({}): {extra:#?}",
+                zonefile.display(),
+                want.difference(&got).count(),
+                got.difference(&want).count(),
+            );
+        }
+        if flag.is_some() {
+            lines = String::from_utf8_lossy(&out.stdout).lines().count();
+        }
+    }
+    lines
+}
+
+/// Origins of the tricky zones, from the corpus README: a line naming a zone file of the
+/// directory and an absolute name (ending with a dot).
+fn tricky_zones() -> Vec<(PathBuf, String)> {
+    let dir = repo_root().join("tests/zones/tricky");
+    let readme = fs::read_to_string(dir.join("README.md"))
+        .expect("tests/zones/tricky/README.md lists the origins");
+    let mut zones = Vec::new();
+    let mut files: Vec<PathBuf> = fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file() && p.file_name().is_some_and(|n| n != "README.md"))
+        .collect();
+    files.sort();
+    for file in files {
+        let name = file.file_name().unwrap().to_str().unwrap().to_string();
+        let origin = readme.lines().find_map(|line| {
+            let tokens: Vec<&str> = line
+                .split(|c: char| c.is_whitespace() || "|`,:()*".contains(c))
+                .filter(|t| !t.is_empty())
+                .collect();
+            if !tokens.contains(&name.as_str()) {
+                return None;
+            }
+            tokens
+                .iter()
+                .find(|t| t.ends_with('.') && **t != name && !t.contains('/'))
+                .map(|t| t.to_string())
+        });
+        match origin {
+            Some(o) => zones.push((file, o)),
+            // Files included by others ($INCLUDE) need no origin of their own.
+            None => eprintln!("tricky: no origin for {name} in the README; taken as an include"),
+        }
+    }
+    assert!(!zones.is_empty(), "no zones found in {}", dir.display());
+    zones
+}
+
+#[test]
+fn tricky_corpus_round_trips_through_named_checkzone() {
+    let Some(checkzone) = named_checkzone() else {
+        return;
+    };
+    let mut failures = Vec::new();
+    for (file, origin) in tricky_zones() {
+        let dir = tempdir();
+        let r = std::panic::catch_unwind(|| roundtrip(&checkzone, &origin, &file, dir.path()));
+        if let Err(e) = r {
+            let msg = e
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default();
+            failures.push(format!("{}: {msg}", file.display()));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+fn generate(origin: &str, records: usize, seed: u64, dir: &Path) -> PathBuf {
+    let zonefile = dir.join(format!("gen-{records}-{seed}.zone"));
+    ok(
+        xfr_zone(&[
+            "gen",
+            "--origin",
+            origin,
+            "--records",
+            &records.to_string(),
+            "--seed",
+            &seed.to_string(),
+            "-o",
+            zonefile.to_str().unwrap(),
+        ]),
+        "gen",
+    );
+    zonefile
+}
+
+#[test]
+fn generated_zones_round_trip_through_named_checkzone() {
+    let Some(checkzone) = named_checkzone() else {
+        return;
+    };
+    for (origin, records, seed) in [
+        ("example.com.", 5_000, 1),
+        ("example.com.", 5_000, 2),
+        ("corp.example.org.", 5_000, 3),
+        ("example.net.", 100_000, 4),
+        ("Mixed-Case.example.", 100_000, 5),
+    ] {
+        let dir = tempdir();
+        let zonefile = generate(origin, records, seed, dir.path());
+        let lines = roundtrip(&checkzone, origin, &zonefile, dir.path());
+        assert_eq!(lines, records, "{origin} seed {seed}: dump line count");
+    }
+}
+
+fn inspect_field(text: &str, key: &str) -> String {
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{key}: ")))
+        .unwrap_or_else(|| panic!("inspect prints no {key:?}:\n{text}"))
+        .to_string()
+}
+
+#[test]
+fn inspect_prints_the_counts() {
+    let dir = tempdir();
+    let records = 20_000;
+    let zonefile = generate("example.org.", records, 9, dir.path());
+    let text = fs::read_to_string(&zonefile).unwrap();
+    // The serial, as the generator writes it: the line after "SOA ... (".
+    let serial = text
+        .lines()
+        .skip_while(|l| !l.contains("SOA"))
+        .nth(1)
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap()
+        .to_string();
+    let store = dir.path().join("z.store");
+    ok(
+        xfr_zone(&[
+            "compile",
+            "--origin",
+            "example.org.",
+            zonefile.to_str().unwrap(),
+            "-o",
+            store.to_str().unwrap(),
+        ]),
+        "compile",
+    );
+    let out = ok(xfr_zone(&["inspect", store.to_str().unwrap()]), "inspect");
+    let info = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(inspect_field(&info, "zone"), "example.org.");
+    assert_eq!(inspect_field(&info, "serial"), serial);
+    assert_eq!(inspect_field(&info, "records"), records.to_string());
+    assert!(inspect_field(&info, "records in a transfer").starts_with(&(records + 1).to_string()));
+    assert_eq!(inspect_field(&info, "sources"), "1");
+    assert_eq!(inspect_field(&info, "sources match"), "yes");
+
+    // Messages: as many as the dump's messages; wire bytes: what the messages add up to.
+    let messages: usize = inspect_field(&info, "messages").parse().unwrap();
+    assert!(messages >= 1);
+    let wire: u64 = inspect_field(&info, "wire bytes")
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let sizes = inspect_field(&info, "message bytes");
+    let f: Vec<u64> = sizes
+        .split_whitespace()
+        .filter_map(|t| t.parse().ok())
+        .collect();
+    let (min, max) = (f[0], f[2]);
+    assert!(min <= max && max <= 65535, "{sizes}");
+    assert!(wire >= messages as u64 * (2 + min) && wire <= messages as u64 * (2 + max));
+    // The dump agrees on the record count.
+    let dump = ok(
+        xfr_zone(&["dump", "--generic", store.to_str().unwrap()]),
+        "dump",
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&dump.stdout).lines().count(),
+        records
+    );
+
+    // A changed source is noticed.
+    fs::write(
+        &zonefile,
+        text.replace("; Zone generated", "; Zone edited   "),
+    )
+    .unwrap();
+    let out = ok(xfr_zone(&["inspect", store.to_str().unwrap()]), "inspect");
+    let info = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(inspect_field(&info, "sources match"), "no");
+}
+
+#[test]
+fn malformed_zones_fail_with_file_and_line() {
+    let dir = repo_root().join("tests/zones/malformed");
+    let mut files: Vec<PathBuf> = fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file() && p.extension().is_some_and(|e| e != "md"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "no malformed zones in {}", dir.display());
+    let tmp = tempdir();
+    let mut failures = Vec::new();
+    for file in files {
+        let text = fs::read_to_string(&file).unwrap();
+        let Some(line) = text
+            .lines()
+            .next()
+            .and_then(|l| l.strip_prefix("; expect-line:"))
+            .and_then(|n| n.trim().parse::<u32>().ok())
+        else {
+            // Files without the marker are included by others.
+            continue;
+        };
+        let origin = text
+            .lines()
+            .find_map(|l| l.strip_prefix("; origin:"))
+            .map_or("example.com.", str::trim)
+            .to_string();
+        let out = xfr_zone(&[
+            "compile",
+            "--origin",
+            &origin,
+            file.to_str().unwrap(),
+            "-o",
+            tmp.path().join("m.store").to_str().unwrap(),
+        ]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let want = format!("{}:{line}:", file.display());
+        if out.status.success() || !stderr.contains(&want) {
+            failures.push(format!(
+                "{}: exit {}, want {want:?} in stderr: {stderr}",
+                file.display(),
+                out.status
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn usage_errors_are_clear() {
+    let out = xfr_zone(&["inspect", "/nonexistent/zone.store"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("/nonexistent/zone.store"), "{stderr}");
+
+    let dir = tempdir();
+    let out = xfr_zone(&[
+        "gen",
+        "--origin",
+        "example.com.",
+        "--records",
+        "0",
+        "-o",
+        dir.path().join("z").to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+
+    let bad = dir.path().join("not-a-store");
+    fs::write(&bad, b"this is not a store").unwrap();
+    let out = xfr_zone(&["dump", bad.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not-a-store"));
+}
