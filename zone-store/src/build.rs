@@ -161,7 +161,6 @@ impl BuiltZone {
     }
 }
 
-#[cfg(any())] // until the parser lands
 /// Builds the zone parsed from text. The source files are stat'ed and hashed so that the store
 /// can later tell whether they changed.
 pub fn build(
@@ -178,7 +177,6 @@ pub fn build(
 /// Stats and hashes every source file. A file modified at or after `not_before` (the time the
 /// parse began) is recorded as unknown, so that a store never claims to match a file that
 /// changed while it was being compiled.
-#[allow(dead_code)] // until the parser lands
 pub(crate) fn capture_sources(
     paths: &[PathBuf],
     not_before: Option<std::time::SystemTime>,
@@ -207,12 +205,27 @@ pub fn build_records(
         t => return Err(BuildError::BadTarget(t)),
     };
     let t_group = Instant::now();
-    let soa = check_shape(origin, records)?;
+    let soa = find_soa(origin, records)?;
     let soa_rec = &records[soa];
     let serial = soa_serial(&soa_rec.rdata).ok_or_else(|| BuildError::MalformedSoa {
         origin: origin.clone(),
     })?;
-    let plan = group::plan(records, soa);
+    let plan =
+        group::plan(records, origin, soa, worker_count(opts.workers)).map_err(
+            |misfit| match misfit {
+                group::Misfit::OutOfZone(i) => BuildError::OutOfZone {
+                    owner: records[i].owner.clone(),
+                    rtype: records[i].rtype,
+                    origin: origin.clone(),
+                },
+                group::Misfit::Class(i) => BuildError::ClassMismatch {
+                    owner: records[i].owner.clone(),
+                    rtype: records[i].rtype,
+                    class: records[i].class,
+                    zone_class: soa_rec.class,
+                },
+            },
+        )?;
     if plan.rrsets[0].len != 1 {
         return Err(BuildError::MultipleSoa {
             origin: origin.clone(),
@@ -293,8 +306,8 @@ fn type_name(t: u16) -> String {
     rtype::mnemonic(t).map_or_else(|| format!("TYPE{t}"), str::to_string)
 }
 
-/// The index of the one SOA; checks that every record is in the zone and of its class.
-fn check_shape(origin: &Name, records: &[Record]) -> Result<usize, BuildError> {
+/// The index of the one SOA (an exact repeat of it is a duplicate, dropped later).
+fn find_soa(origin: &Name, records: &[Record]) -> Result<usize, BuildError> {
     let mut soa = None;
     for (i, r) in records.iter().enumerate() {
         if r.rtype != rtype::SOA {
@@ -308,7 +321,6 @@ fn check_shape(origin: &Name, records: &[Record]) -> Result<usize, BuildError> {
         }
         match soa {
             None => soa = Some(i),
-            // An exact repeat is a duplicate (dropped later); two different SOAs are an error.
             Some(j) if records[j].rdata == r.rdata => {}
             Some(_) => {
                 return Err(BuildError::MultipleSoa {
@@ -317,28 +329,9 @@ fn check_shape(origin: &Name, records: &[Record]) -> Result<usize, BuildError> {
             }
         }
     }
-    let soa = soa.ok_or_else(|| BuildError::NoSoa {
+    soa.ok_or_else(|| BuildError::NoSoa {
         origin: origin.clone(),
-    })?;
-    let class = records[soa].class;
-    for r in records {
-        if r.class != class {
-            return Err(BuildError::ClassMismatch {
-                owner: r.owner.clone(),
-                rtype: r.rtype,
-                class: r.class,
-                zone_class: class,
-            });
-        }
-        if !r.owner.is_subdomain_of(origin) {
-            return Err(BuildError::OutOfZone {
-                owner: r.owner.clone(),
-                rtype: r.rtype,
-                origin: origin.clone(),
-            });
-        }
-    }
-    Ok(soa)
+    })
 }
 
 /// The serial from SOA RDATA (two names, then SERIAL first of five 32-bit fields).
@@ -399,12 +392,19 @@ fn render_range<'r>(
         items.push(Item { record: soa, ttl });
     }
     let mut out = RangeOutput {
-        bodies: Vec::with_capacity(items.len() * 32),
+        bodies: Vec::with_capacity(items.len() * 40),
         messages: Vec::new(),
     };
     let result = renderer.render_rrsets(slices.iter().map(|&(a, b)| &items[a..b]), &mut out);
-    out.bodies.shrink_to_fit();
     result.map(|()| out)
+}
+
+/// Workers for `requested` (0: one per core).
+fn worker_count(requested: usize) -> usize {
+    match requested {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        w => w,
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -419,12 +419,7 @@ fn render_ranges(
     workers: usize,
 ) -> Result<Vec<RangeOutput>, RenderError> {
     let cores = core_affinity::get_core_ids().unwrap_or_default();
-    let workers = match workers {
-        0 => cores.len().max(1),
-        w => w,
-    }
-    .min(ranges.len())
-    .max(1);
+    let workers = worker_count(workers).min(ranges.len()).max(1);
     let last = ranges.len() - 1;
     let (work_tx, work_rx) = channel::bounded::<usize>(ranges.len());
     for k in 0..ranges.len() {

@@ -12,8 +12,6 @@
 //! - Owner names compare case-insensitively; the first spelling seen is kept for each record
 //!   (the renderer writes each record's owner as written).
 
-use std::hash::{BuildHasherDefault, Hash, Hasher};
-
 use crate::name::{wire_name_len, Name};
 use crate::record::Record;
 use crate::rtype;
@@ -40,46 +38,6 @@ pub(crate) struct Plan {
 
 /// Most duplicates and TTL changes remembered for warnings; the counts are always exact.
 pub(crate) const NOTES_MAX: usize = 1000;
-
-struct Key<'a> {
-    owner: &'a Name,
-    rtype: u16,
-    class: u16,
-    covered: u16,
-}
-
-impl Hash for Key<'_> {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        let mut h = fold_lower(0x243F_6A88_85A3_08D3, self.owner.as_wire());
-        h = mix(h ^ ((self.rtype as u64) << 32 | (self.class as u64) << 16 | self.covered as u64));
-        state.write_u64(h);
-    }
-}
-
-impl PartialEq for Key<'_> {
-    fn eq(&self, o: &Self) -> bool {
-        self.rtype == o.rtype
-            && self.class == o.class
-            && self.covered == o.covered
-            && self.owner.eq_ignore_case(o.owner)
-    }
-}
-impl Eq for Key<'_> {}
-
-/// Passes the one `u64` that [`Key`] computes straight through.
-#[derive(Default)]
-struct PassHasher(u64);
-impl Hasher for PassHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        self.0 = fold_lower(self.0, bytes);
-    }
-    fn write_u64(&mut self, v: u64) {
-        self.0 = v;
-    }
-}
 
 #[inline]
 fn mix(mut h: u64) -> u64 {
@@ -170,43 +128,126 @@ fn rdata_eq(t: u16, a: &[u8], b: &[u8]) -> bool {
     a[p..] == b[p..]
 }
 
-/// Groups `records` into RRsets. `soa` is the index of the zone's SOA record.
-pub(crate) fn plan(records: &[Record], soa: usize) -> Plan {
+/// Hash of a record's RRset key: owner (case-insensitive), type, class, covered type.
+#[inline]
+fn key_hash(r: &Record) -> u64 {
+    let h = fold_lower(0x243F_6A88_85A3_08D3, r.owner.as_wire());
+    mix(h ^ ((r.rtype as u64) << 32 | (r.class as u64) << 16 | covered(r) as u64))
+}
+
+#[inline]
+fn same_rrset(a: &Record, b: &Record) -> bool {
+    a.rtype == b.rtype
+        && a.class == b.class
+        && covered(a) == covered(b)
+        && a.owner.eq_ignore_case(&b.owner)
+}
+
+/// Why a record cannot be in the zone: it lies outside `origin` or has another class.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Misfit {
+    OutOfZone(usize),
+    Class(usize),
+}
+
+/// Marks, in the hash pass, a record of the same RRset as the record before it.
+const SAME_AS_PREVIOUS: u64 = 0;
+
+/// The hash pass over `records[from..]`: checks class and zone, and gives each record its
+/// RRset key hash, or [`SAME_AS_PREVIOUS`].
+fn hash_chunk(
+    records: &[Record],
+    from: usize,
+    origin: &Name,
+    class: u16,
+    out: &mut [u64],
+) -> Result<(), Misfit> {
+    for (k, h) in out.iter_mut().enumerate() {
+        let i = from + k;
+        let r = &records[i];
+        if r.class != class {
+            return Err(Misfit::Class(i));
+        }
+        // Consecutive records of one RRset are the common case: they skip the table.
+        if i > 0 && same_rrset(&records[i - 1], r) {
+            *h = SAME_AS_PREVIOUS;
+            continue;
+        }
+        if !r.owner.is_subdomain_of(origin) {
+            return Err(Misfit::OutOfZone(i));
+        }
+        *h = key_hash(r).max(1);
+    }
+    Ok(())
+}
+
+/// Groups `records` into RRsets. `soa` is the index of the zone's SOA record; every record must
+/// lie in `origin` and have the SOA's class.
+///
+/// Two passes, because the RRset table is larger than the caches and each lookup is a cache
+/// miss: first every record's key hash (reading the owner bytes once, in file order, on
+/// `threads` threads), then the table lookups, which no longer wait on owner pointers, so the
+/// CPU keeps several misses in flight. The table holds only hashes and ids and is sized up
+/// front, so it never rehashes (a rehash would chase every owner pointer again).
+pub(crate) fn plan(
+    records: &[Record],
+    origin: &Name,
+    soa: usize,
+    threads: usize,
+) -> Result<Plan, Misfit> {
     let n = records.len();
-    let mut map: std::collections::HashMap<Key<'_>, u32, BuildHasherDefault<PassHasher>> =
-        std::collections::HashMap::with_capacity_and_hasher(n / 2 + 16, Default::default());
+    let class = records[soa].class;
+    let mut hashes = vec![0u64; n];
+    let threads = threads.clamp(1, 64).min(n / 65536 + 1);
+    let chunk = n.div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        let tasks: Vec<_> = hashes
+            .chunks_mut(chunk)
+            .enumerate()
+            .map(|(c, out)| scope.spawn(move || hash_chunk(records, c * chunk, origin, class, out)))
+            .collect();
+        // The first misfit in file order, whichever thread found it.
+        tasks
+            .into_iter()
+            .map(|t| t.join().expect("hash worker panicked"))
+            .collect::<Result<Vec<()>, Misfit>>()
+    })?;
+
+    let cap = (n * 2).next_power_of_two().max(16);
+    let mask = cap - 1;
+    // (tag << 32) | (RRset id + 1); 0 is empty.
+    let mut table: Vec<u64> = vec![0; cap];
     let mut rrset_of: Vec<u32> = Vec::with_capacity(n);
     let mut first_of: Vec<u32> = Vec::new(); // first record of each RRset
-    let mut prev: Option<(usize, u32)> = None;
-    for (i, r) in records.iter().enumerate() {
-        // Consecutive records of one RRset are the common case: skip the map for them.
-        if let Some((p, id)) = prev {
-            let q = &records[p];
-            if q.rtype == r.rtype
-                && q.class == r.class
-                && covered(q) == covered(r)
-                && q.owner.eq_ignore_case(&r.owner)
-            {
-                rrset_of.push(id);
-                prev = Some((i, id));
-                continue;
+    let mut prev = 0u32;
+    for (i, &h) in hashes.iter().enumerate() {
+        if h == SAME_AS_PREVIOUS {
+            rrset_of.push(prev);
+            continue;
+        }
+        let tag = h >> 32;
+        let mut at = h as usize & mask;
+        let id = loop {
+            let slot = table[at];
+            if slot == 0 {
+                let id = first_of.len() as u32;
+                first_of.push(i as u32);
+                table[at] = tag << 32 | (id as u64 + 1);
+                break id;
             }
-        }
-        let key = Key {
-            owner: &r.owner,
-            rtype: r.rtype,
-            class: r.class,
-            covered: covered(r),
+            if slot >> 32 == tag {
+                let id = (slot as u32) - 1;
+                if same_rrset(&records[first_of[id as usize] as usize], &records[i]) {
+                    break id;
+                }
+            }
+            at = (at + 1) & mask;
         };
-        let next = first_of.len() as u32;
-        let id = *map.entry(key).or_insert(next);
-        if id == next {
-            first_of.push(i as u32);
-        }
         rrset_of.push(id);
-        prev = Some((i, id));
+        prev = id;
     }
-    drop(map);
+    drop(hashes);
+    drop(table);
     let sets = first_of.len();
     // Counting sort by RRset id keeps file order inside each RRset.
     let mut start = vec![0u32; sets + 1];
@@ -222,21 +263,9 @@ pub(crate) fn plan(records: &[Record], soa: usize) -> Plan {
         grouped[fill[id as usize] as usize] = i as u32;
         fill[id as usize] += 1;
     }
+    let soa_set = rrset_of[soa] as usize;
     drop(rrset_of);
     drop(fill);
-
-    let soa_set = {
-        // The SOA's RRset id: the one whose range holds `soa`.
-        let mut id = 0usize;
-        for k in 0..sets {
-            let (a, b) = (start[k] as usize, start[k + 1] as usize);
-            if grouped[a..b].contains(&(soa as u32)) {
-                id = k;
-                break;
-            }
-        }
-        id
-    };
 
     let mut plan = Plan {
         order: Vec::with_capacity(n),
@@ -264,7 +293,7 @@ pub(crate) fn plan(records: &[Record], soa: usize) -> Plan {
             ttl,
         });
     }
-    plan
+    Ok(plan)
 }
 
 /// Appends the members of one RRset to `keep`, without duplicates, in file order.
