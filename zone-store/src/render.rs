@@ -142,6 +142,13 @@ pub struct Renderer {
     room_target: usize,
     /// Body bytes a message may never exceed (from [`MESSAGE_BYTES_MAX`]).
     room_max: usize,
+    /// The last name written and where it can be pointed at, valid while `last_generation`
+    /// is the table's: consecutive records mostly share their owner, and this skips the
+    /// hashing and lookups for them.
+    last_name: [u8; crate::name::NAME_BYTES_MAX],
+    last_len: usize,
+    last_target: u16,
+    last_generation: u32,
 }
 
 /// An item to render: a record and the TTL to write (the RRset's).
@@ -163,6 +170,10 @@ impl Renderer {
             base,
             room_target: target - base,
             room_max: MESSAGE_BYTES_MAX - base,
+            last_name: [0; crate::name::NAME_BYTES_MAX],
+            last_len: 0,
+            last_target: 0,
+            last_generation: 0,
         }
     }
 
@@ -357,6 +368,10 @@ impl Renderer {
     /// Writes a valid uncompressed wire name, pointing at the longest suffix already in the
     /// message, and registers the suffixes written out as literal labels.
     fn write_name(&mut self, name: &[u8], out: &mut Vec<u8>, msg_start: usize) {
+        if self.last_generation == self.generation && name == &self.last_name[..self.last_len] {
+            out.extend_from_slice(&(0xC000 | self.last_target).to_be_bytes());
+            return;
+        }
         let mut starts = [0u8; LABELS_MAX];
         let mut hashes = [0u64; LABELS_MAX];
         let mut labels = 0usize;
@@ -399,6 +414,20 @@ impl Renderer {
                 break;
             }
             self.insert(hashes[i], off as u16);
+        }
+        // Where the whole name can be pointed at next time, if anywhere.
+        let whole = if matched == 0 {
+            Some(target)
+        } else if name_at <= POINTER_OFFSET_MAX {
+            Some(name_at as u16)
+        } else {
+            None
+        };
+        if let Some(t) = whole.filter(|_| labels > 0) {
+            self.last_name[..name.len()].copy_from_slice(name);
+            self.last_len = name.len();
+            self.last_target = t;
+            self.last_generation = self.generation;
         }
     }
 
