@@ -27,6 +27,21 @@ const SIGNALS: [libc::c_int; 3] = [libc::SIGHUP, libc::SIGTERM, libc::SIGINT];
 pub fn serve(cli: CliOverrides, cfg: Config) -> Result<()> {
     core::probe()?;
     sys::ignore_sigpipe();
+    match sys::raise_nofile_limit() {
+        Ok(n) => {
+            let needed = cfg.cores as u64
+                * (cfg.limits.max_connections_per_core as u64 + 2 * cfg.listen.len() as u64)
+                + 64;
+            if n < needed {
+                tracing::warn!(
+                    nofile = n,
+                    needed,
+                    "RLIMIT_NOFILE is below what the connection limits need"
+                );
+            }
+        }
+        Err(e) => tracing::warn!("raising RLIMIT_NOFILE: {e}"),
+    }
     sys::block_signals(&SIGNALS).context("blocking signals")?;
 
     let (set, errors) = zones::load_all(&cfg.zones, &cfg.store_dir, None);

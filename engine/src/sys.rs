@@ -247,3 +247,19 @@ pub fn push(ring: &mut IoUring, entry: &squeue::Entry) -> Result<(), ()> {
     // operation, which is exactly io_uring's requirement for `push`.
     unsafe { ring.submission().push(entry).map_err(|_| ()) }
 }
+
+/// Raises the soft RLIMIT_NOFILE to the hard limit (each connection is a descriptor; the
+/// common soft default of 1024 would cap a server far below its connection limits). Returns
+/// the soft limit now in force.
+pub fn raise_nofile_limit() -> io::Result<u64> {
+    // SAFETY: zeroed rlimit is valid; getrlimit writes into it.
+    let mut lim: libc::rlimit = unsafe { zeroed() };
+    // SAFETY: pointer to a live local.
+    cvt(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) })?;
+    if lim.rlim_cur < lim.rlim_max {
+        lim.rlim_cur = lim.rlim_max;
+        // SAFETY: pointer to a live, initialised local.
+        cvt(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) })?;
+    }
+    Ok(lim.rlim_cur)
+}
