@@ -43,7 +43,7 @@ fn transfer_from_knotd(ip: &str) {
         return;
     };
     let got = axfr_canonical(ip, primary.port, zone, tmp.path()).unwrap();
-    assert_eq!(expected, got, "{}", diff_summary(&expected, &got));
+    assert!(expected == got, "{}", diff_summary(&expected, &got));
     for peer in [Peer::Knot, Peer::Nsd, Peer::Bind] {
         let port = free_port(ip);
         let dir = tmp.path().join(format!("secondary-{port}"));
@@ -62,9 +62,8 @@ fn transfer_from_knotd(ip: &str) {
             continue;
         };
         let got = axfr_canonical(ip, sec.port, zone, tmp.path()).unwrap();
-        assert_eq!(
-            expected,
-            got,
+        assert!(
+            expected == got,
             "{peer:?} as secondary: {}\nlog:\n{}",
             diff_summary(&expected, &got),
             sec.proc.log_text()

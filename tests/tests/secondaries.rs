@@ -77,9 +77,8 @@ fn secondaries_transfer(ip: &str, zones: &[(&str, &Path)]) {
     for (origin, file) in zones {
         let expected = canonical_zone(origin, file).unwrap();
         let direct = axfr_canonical(ip, port, origin, tmp.path()).unwrap();
-        assert_eq!(
-            expected,
-            direct,
+        assert!(
+            expected == direct,
             "dig AXFR {origin} from xfrd: {}",
             diff_summary(&expected, &direct)
         );
@@ -98,12 +97,18 @@ fn secondaries_transfer(ip: &str, zones: &[(&str, &Path)]) {
                     xfrd.log_text()
                 ),
             };
-            let got = axfr_canonical(ip, sec.port, origin, tmp.path()).unwrap();
-            assert_eq!(
-                expected,
-                got,
+            let mut got = axfr_canonical(ip, sec.port, origin, tmp.path()).unwrap();
+            let mut want = expected.clone();
+            // The peers keep one spelling per name in their name tables (knotd lower-cases all
+            // of them; nsd keeps the first one it met), so a mixed-case SRV target comes back
+            // in another case. DNS names compare without case, so secondaries' copies are
+            // compared case-folded; xfrd's own bytes were compared exactly above.
+            got = got.iter().map(|l| l.to_ascii_lowercase()).collect();
+            want = want.iter().map(|l| l.to_ascii_lowercase()).collect();
+            assert!(
+                want == got,
                 "{peer:?} secondary of xfrd, zone {origin}: {}\npeer log:\n{}",
-                diff_summary(&expected, &got),
+                diff_summary(&want, &got),
                 sec.proc.log_text()
             );
         }
