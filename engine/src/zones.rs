@@ -165,22 +165,22 @@ pub fn load_zone(
     Ok((Arc::new(store), Origin::Compiled))
 }
 
-/// Parses and builds the zone file into a store at `out`.
-// TODO(integration): replace with `zone_store::compile::compile` once it lands (it records the
-// source files, so an unchanged zone is then reused instead of rebuilt).
+/// Compiles the zone file into a store at `out` (parse, build, write: `zone_store::compile`).
 fn compile(cfg: &ZoneConfig, out: &Path) -> Result<()> {
-    let opts = zone_store::zonefile::ParseOptions {
-        origin: cfg.origin.clone(),
-        class: zone_store::record::CLASS_IN,
-        threads: 0,
-    };
-    let parsed = zone_store::zonefile::parse_file(&cfg.file, &opts)?;
-    for w in &parsed.warnings {
+    let opts = zone_store::compile::CompileOptions::default();
+    let report = zone_store::compile::compile(&cfg.file, &cfg.origin, out, &opts)?;
+    for w in &report.warnings {
         tracing::warn!(zone = %cfg.origin, "{w}");
     }
-    let built =
-        zone_store::build::build_records(&cfg.origin, &parsed.records, &Default::default())?;
-    zone_store::store::write_store(&built, out)?;
+    let t = &report.timings;
+    tracing::debug!(
+        zone = %cfg.origin,
+        parse_ms = t.parse.as_millis() as u64,
+        render_ms = t.render.as_millis() as u64,
+        write_ms = t.write.as_millis() as u64,
+        wire_bytes = report.wire_bytes,
+        "compiled"
+    );
     Ok(())
 }
 
