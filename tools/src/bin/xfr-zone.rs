@@ -251,7 +251,8 @@ fn cmd_dump(path: &Path, generic: bool) -> Result<()> {
             Err(e) => {
                 hickory_failures += 1;
                 eprintln!(
-                    "xfr-zone: message {i}: hickory-proto cannot decode it ({e}); its records are printed in generic form"
+                    "xfr-zone: warning: message {i}: hickory-proto cannot decode it ({e}); \
+                     its records are printed in generic form"
                 );
                 None
             }
@@ -288,10 +289,13 @@ fn cmd_dump(path: &Path, generic: bool) -> Result<()> {
         "decoded {records} records but the store says {}",
         store.record_count()
     );
-    ensure!(
-        hickory_failures == 0,
-        "hickory-proto could not decode {hickory_failures} messages (printed anyway)"
-    );
+    if hickory_failures > 0 {
+        // The records are still exact (the wire reader is strict); only the cross-check and
+        // the presentation form were lost for those messages.
+        eprintln!(
+            "xfr-zone: warning: hickory-proto could not decode {hickory_failures} of {n} messages"
+        );
+    }
     Ok(())
 }
 

@@ -7,11 +7,16 @@
 //! even then only when hickory's decoded RDATA encodes back to exactly the stored bytes and its
 //! text is plain ASCII without escapes. Left out, with the reason:
 //! - TXT, SPF, HINFO: strings are printed without quotes (and TXT strings run together);
+//! - SVCB, HTTPS: lists end with a stray comma (`alpn=h2,h3,`); CERT: `Reserved(0)`;
+//! - CSYNC: an unknown type in its bitmap would print as hickory's own name for it;
+//! - CAA and NAPTR strings are quoted but not escaped: such a record with a `"` or `\` in a
+//!   string is printed in generic form;
 //! - names with bytes that need escaping: hickory writes `\ooo` in octal where the master-file
 //!   format means decimal, and prints `xn--` labels as Unicode;
 //! - DNSSEC types (DS, DNSKEY, RRSIG, NSEC, NSEC3...): without its dnssec feature hickory keeps
 //!   them as unknown RDATA and prints base64 of the whole RDATA;
-//! - everything else not yet verified against named-checkzone.
+//! - types hickory has no RDATA for (DNAME, RP, AFSDB, LOC, URI...), and everything else
+//!   not verified against named-checkzone.
 
 use std::fmt::Write as _;
 
@@ -31,6 +36,12 @@ pub const PRESENTATION_TYPES: &[u16] = &[
     rtype::MX,
     rtype::SOA,
     rtype::SRV,
+    rtype::CAA,
+    rtype::NAPTR,
+    rtype::SSHFP,
+    rtype::TLSA,
+    rtype::SMIMEA,
+    rtype::OPENPGPKEY,
 ];
 
 /// `IN`, `CH`, `HS` or `CLASSnnn` (RFC 3597 section 5).
@@ -115,7 +126,19 @@ fn presentation_rdata(rec: &WireRecord, h: &HRecord) -> Option<String> {
         return None;
     }
     let text = h.data.to_string();
-    if text.is_empty() || !text.is_ascii() || text.contains('\\') || text.contains(['"', ';']) {
+    // Printable ASCII only: hickory writes label bytes that need escaping as octal `\ooo`
+    // (the master-file format means decimal), `xn--` labels as Unicode, and string bytes
+    // unescaped (a tab or newline would break the line).
+    if text.is_empty() || !text.bytes().all(|b| (0x20..0x7f).contains(&b)) || text.contains('\\') {
+        return None;
+    }
+    // Strings are quoted without escaping: a quote inside one would end it early.
+    let quotes = match rec.rtype {
+        rtype::CAA => 2,
+        rtype::NAPTR => 6,
+        _ => 0,
+    };
+    if text.matches('"').count() != quotes {
         return None;
     }
     Some(text)
