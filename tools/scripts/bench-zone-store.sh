@@ -56,6 +56,7 @@ echo "$BIN gen --origin $ORIGIN --records $RECORDS --seed $SEED: $(stat -c %s "$
 echo
 
 for workers in 1 2; do
+    echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
     times=()
     for _ in $(seq "$RUNS"); do
         t0=$(now_ns)

@@ -66,7 +66,8 @@ enum Command {
         store: PathBuf,
         /// Print every record in RFC 3597 generic form (TYPEnnn \# len hex), exact for any
         /// type. Without it, the types hickory-proto prints correctly (A, AAAA, NS, CNAME, PTR,
-        /// MX, SOA, SRV) are in presentation form and the others in generic form.
+        /// MX, SOA, SRV, CAA, NAPTR, SSHFP, TLSA, SMIMEA, OPENPGPKEY) are in presentation form,
+        /// unless a record needs escapes, and everything else is in generic form.
         #[arg(long)]
         generic: bool,
     },
