@@ -352,6 +352,10 @@ struct ServerResult {
     small: Vec<Report>,
     soa_udp: Report,
     peak_rss_mib: f64,
+    /// /proc/loadavg (1, 5, 15 min) when this server's workloads started and ended: other
+    /// work on the machine shows up here, and in the wall times, not in the CPU seconds.
+    loadavg_start: String,
+    loadavg_end: String,
 }
 
 #[derive(Serialize)]
@@ -409,6 +413,12 @@ fn zone_flag(spec: &str) -> anyhow::Result<Zone> {
     }
     let file = std::fs::canonicalize(f).with_context(|| format!("zone file {f}"))?;
     Ok(Zone { origin, file })
+}
+
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -528,7 +538,8 @@ pub fn run(a: CompareArgs) -> anyhow::Result<()> {
             std::thread::sleep(Duration::from_millis(50));
         }
         let load_s = t_start.elapsed().as_secs_f64();
-        eprintln!("   ready in {load_s:.2} s");
+        let loadavg_start = loadavg();
+        eprintln!("   ready in {load_s:.2} s (load average {loadavg_start})");
         let base = LoadConfig {
             mode: Mode::Axfr,
             target,
@@ -630,6 +641,8 @@ pub fn run(a: CompareArgs) -> anyhow::Result<()> {
             small: small_reports,
             soa_udp,
             peak_rss_mib,
+            loadavg_start,
+            loadavg_end: loadavg(),
         });
         drop(server);
     }
@@ -716,9 +729,13 @@ fn markdown(r: &CompareReport, a: &CompareArgs, took: Duration) -> String {
         r.kernel
     );
     let _ = writeln!(s);
-    let _ = writeln!(s, "Versions:");
+    let _ = writeln!(s, "Versions, and the machine's load average (1, 5, 15 min) when each server's run began and ended:");
     for x in &r.servers {
-        let _ = writeln!(s, "- {}: {}", x.name, x.version);
+        let _ = writeln!(
+            s,
+            "- {}: {} (load {} → {})",
+            x.name, x.version, x.loadavg_start, x.loadavg_end
+        );
     }
     for x in &r.skipped {
         let _ = writeln!(s, "- skipped: {x}");

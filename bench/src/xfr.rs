@@ -10,7 +10,7 @@
 use xxhash_rust::xxh3::xxh3_64;
 
 use crate::tsig::{ResponseVerifier, TsigError};
-use crate::wire::{self, Header, WireError, TYPE_SOA};
+use crate::wire::{self, Header, WireError, HEADER_LEN, TYPE_SOA};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -154,6 +154,9 @@ pub struct Transfer<'k> {
     done: bool,
     digest: Digest,
     scratch: Vec<u8>,
+    /// The last 20 bytes of the first SOA's RDATA (serial to minimum): a message that does
+    /// not end with them cannot end a full transfer (see `on_message`).
+    soa_tail: [u8; 20],
 }
 
 /// `a` is newer than `b` in serial number arithmetic (RFC 1982).
@@ -185,6 +188,7 @@ impl<'k> Transfer<'k> {
             done: false,
             digest: Digest::default(),
             scratch: Vec::with_capacity(512),
+            soa_tail: [0; 20],
         }
     }
 
@@ -219,6 +223,22 @@ impl<'k> Transfer<'k> {
             v.on_message(msg, now_s).map_err(XfrError::Tsig)?;
         }
         self.messages += 1;
+        // The cheap path (AXFR without --verify or TSIG): after the first message, only a
+        // message whose last 20 bytes are the SOA's serial..minimum can end the transfer, so
+        // any other message is counted from its header alone. A candidate is walked in full,
+        // so the end is still decided exactly. A final SOA with another serial is then not
+        // taken as the end: the transfer fails (timeout or truncated) instead of passing.
+        if !self.verify
+            && self.tsig.is_none()
+            && self.kind == Kind::Axfr
+            && self.seen > 0
+            && h.nscount == 0
+            && h.arcount == 0
+            && (msg.len() < HEADER_LEN + 20 || msg[msg.len() - 20..] != self.soa_tail)
+        {
+            self.seen += h.ancount as u64;
+            return Ok(Step::More);
+        }
         let mut pos = wire::skip_questions(msg, h.qdcount).map_err(XfrError::Malformed)?;
         let an = h.ancount as usize;
         for i in 0..an {
@@ -232,6 +252,8 @@ impl<'k> Transfer<'k> {
             if rec.rtype == TYPE_SOA {
                 let serial = wire::soa_serial(msg, &rec).map_err(XfrError::Malformed)?;
                 if index == 0 {
+                    let end = rec.rdata_pos + rec.rdlen;
+                    self.soa_tail.copy_from_slice(&msg[end - 20..end]);
                     self.first_serial = serial;
                     self.first_serial_soas = 1;
                     if let Kind::Ixfr(client) = self.kind {
@@ -381,6 +403,19 @@ mod tests {
             t.on_message(&msg(5, &[soa(1), soa(1), a(1)]), 0),
             Err(XfrError::RecordsAfterFinalSoa)
         );
+    }
+
+    #[test]
+    fn cheap_path_counts_from_headers_and_ends_exactly() {
+        let mut t = Transfer::new(Kind::Axfr, 5, false, None);
+        assert_eq!(t.on_message(&msg(5, &[soa(1), a(1)]), 0), Ok(Step::More));
+        assert_eq!(t.on_message(&msg(5, &[a(2), a(3)]), 0), Ok(Step::More));
+        assert_eq!(t.on_message(&msg(5, &[a(4), soa(1)]), 0), Ok(Step::Done));
+        assert_eq!(t.outcome().records, 5);
+        // A wrong final serial is not an end without --verify either.
+        let mut t = Transfer::new(Kind::Axfr, 5, false, None);
+        assert_eq!(t.on_message(&msg(5, &[soa(1), a(1)]), 0), Ok(Step::More));
+        assert_eq!(t.on_message(&msg(5, &[a(2), soa(2)]), 0), Ok(Step::More));
     }
 
     #[test]

@@ -53,6 +53,29 @@ fn axfr_counts_and_verify_pass_against_knotd() {
     let table = String::from_utf8_lossy(&out.stdout);
     assert!(table.contains("12 transfers ok, 0 errors"), "{table}");
 
+    // Without --verify the counts come from message headers (the cheap path): same numbers.
+    let (out, j) = run_bench(&[
+        "axfr",
+        "--target",
+        &target(&k),
+        "--zone",
+        "bench.test.",
+        "--concurrency",
+        "2",
+        "--transfers",
+        "6",
+        "--fail-on-error",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let j = j.unwrap();
+    assert_eq!(j["transfers"], 6);
+    assert_eq!(j["records_per_transfer"].as_f64().unwrap(), records as f64);
+    assert_eq!(j["verify"], serde_json::Value::Null);
+
     // A wrong expectation must be caught: the count check is real.
     let wrong = (records + 1).to_string();
     let (out, j) = run_bench(&[
