@@ -45,7 +45,10 @@ pub struct State {
     pub origin: Name,
     pub default_ttl: Option<u32>,
     pub last_ttl: Option<u32>,
-    pub prev_owner: Option<Name>,
+    /// The previous owner in wire format (empty when there is none yet), and whether it is
+    /// inside the zone.
+    owner_wire: Vec<u8>,
+    owner_in_zone: bool,
     /// False for a chunk that starts where no `$TTL` is known: a record without a TTL then
     /// depends on records in earlier chunks, and the chunk gives up ([`Stop::Sequential`]).
     pub ttl_known: bool,
@@ -60,7 +63,8 @@ impl State {
             origin,
             default_ttl,
             last_ttl: None,
-            prev_owner: None,
+            owner_wire: Vec::new(),
+            owner_in_zone: false,
             ttl_known,
             owner_text: Vec::new(),
             owner_text_valid: false,
@@ -138,35 +142,57 @@ fn class_of(b: &[u8]) -> Option<u16> {
     None
 }
 
-/// The type named by `b`; the common ones without a table walk.
+/// The type named by `b`; the common ones by one integer match instead of a table walk.
 #[inline]
 fn type_of(b: &[u8]) -> Option<u16> {
-    let mut up = [0u8; 12];
-    if b.len() <= up.len() {
-        for (d, s) in up.iter_mut().zip(b) {
-            *d = s.to_ascii_uppercase();
+    const fn key(s: &[u8]) -> u64 {
+        let mut v = 0u64;
+        let mut i = 0;
+        while i < s.len() {
+            v = (v << 8) | s[i] as u64;
+            i += 1;
         }
-        let t = match &up[..b.len()] {
-            b"A" => Some(rtype::A),
-            b"NS" => Some(rtype::NS),
-            b"CNAME" => Some(rtype::CNAME),
-            b"MX" => Some(rtype::MX),
-            b"TXT" => Some(rtype::TXT),
-            b"AAAA" => Some(rtype::AAAA),
-            b"SRV" => Some(rtype::SRV),
-            b"PTR" => Some(rtype::PTR),
-            b"CAA" => Some(rtype::CAA),
-            b"SOA" => Some(rtype::SOA),
-            b"DS" => Some(rtype::DS),
-            b"RRSIG" => Some(rtype::RRSIG),
-            b"NSEC" => Some(rtype::NSEC),
-            b"DNSKEY" => Some(rtype::DNSKEY),
-            b"HTTPS" => Some(rtype::HTTPS),
-            _ => None,
+        v
+    }
+    if b.len() <= 8 {
+        let mut k = 0u64;
+        for &c in b {
+            k = (k << 8) | c.to_ascii_uppercase() as u64;
+        }
+        const A: u64 = key(b"A");
+        const NS: u64 = key(b"NS");
+        const CNAME: u64 = key(b"CNAME");
+        const MX: u64 = key(b"MX");
+        const TXT: u64 = key(b"TXT");
+        const AAAA: u64 = key(b"AAAA");
+        const SRV: u64 = key(b"SRV");
+        const PTR: u64 = key(b"PTR");
+        const CAA: u64 = key(b"CAA");
+        const SOA: u64 = key(b"SOA");
+        const DS: u64 = key(b"DS");
+        const RRSIG: u64 = key(b"RRSIG");
+        const NSEC: u64 = key(b"NSEC");
+        const DNSKEY: u64 = key(b"DNSKEY");
+        const HTTPS: u64 = key(b"HTTPS");
+        let t = match k {
+            A => rtype::A,
+            NS => rtype::NS,
+            CNAME => rtype::CNAME,
+            MX => rtype::MX,
+            TXT => rtype::TXT,
+            AAAA => rtype::AAAA,
+            SRV => rtype::SRV,
+            PTR => rtype::PTR,
+            CAA => rtype::CAA,
+            SOA => rtype::SOA,
+            DS => rtype::DS,
+            RRSIG => rtype::RRSIG,
+            NSEC => rtype::NSEC,
+            DNSKEY => rtype::DNSKEY,
+            HTTPS => rtype::HTTPS,
+            _ => return rdata::type_from_text(b),
         };
-        if t.is_some() {
-            return t;
-        }
+        return Some(t);
     }
     rdata::type_from_text(b)
 }
@@ -323,14 +349,14 @@ fn directive(
         };
         out.sources.push(path.clone());
         let saved_origin = state.origin.clone();
-        let saved_owner = state.prev_owner.clone();
+        let saved_owner = (state.owner_wire.clone(), state.owner_in_zone);
         if let Some(o) = new_origin {
             state.origin = o;
         }
         state.owner_text_valid = false;
         parse_text(env, &path, &content, 0, 1, false, depth + 1, state, out, sc)?;
         state.origin = saved_origin;
-        state.prev_owner = saved_owner;
+        (state.owner_wire, state.owner_in_zone) = saved_owner;
         state.owner_text_valid = false;
         if main {
             if let Some(effects) = env.include_effects {
@@ -388,37 +414,31 @@ fn record(
 ) -> Result<(), Stop> {
     let toks = &sc.toks[..];
     let mut i = 0;
-    let owner = if kind == EntryKind::Owned {
+    if kind == EntryKind::Owned {
         let t = &toks[0];
         i = 1;
         let b = tok_bytes(text, t);
         if t.quoted {
             return Err(err(file, line, "owner name may not be a quoted string"));
         }
-        match &state.prev_owner {
-            Some(prev) if state.owner_text_valid && state.owner_text == b => prev.clone(),
-            _ => {
-                let n = text::name(b, &state.origin, &mut sc.name)
-                    .map_err(|e| err(file, line, format!("bad owner name '{}': {e}", show(b))))?;
-                state.owner_text.clear();
-                state.owner_text.extend_from_slice(b);
-                state.owner_text_valid = true;
-                state.prev_owner = Some(n.clone());
-                n
-            }
+        if !(state.owner_text_valid && state.owner_text == b) {
+            state.owner_wire.clear();
+            text::name_into(b, &state.origin, &mut state.owner_wire).map_err(|e| {
+                state.owner_wire.clear();
+                err(file, line, format!("bad owner name '{}': {e}", show(b)))
+            })?;
+            state.owner_in_zone = is_in_zone(&state.owner_wire, env.zone);
+            state.owner_text.clear();
+            state.owner_text.extend_from_slice(b);
+            state.owner_text_valid = true;
         }
-    } else {
-        match &state.prev_owner {
-            Some(prev) => prev.clone(),
-            None => {
-                return Err(err(
-                    file,
-                    line,
-                    "line starts with white space but there is no previous owner name",
-                ))
-            }
-        }
-    };
+    } else if state.owner_wire.is_empty() {
+        return Err(err(
+            file,
+            line,
+            "line starts with white space but there is no previous owner name",
+        ));
+    }
 
     // [TTL] [class] or [class] [TTL], then the type.
     let mut ttl: Option<u32> = None;
@@ -527,7 +547,8 @@ fn record(
     };
     state.last_ttl = Some(ttl);
 
-    if !owner.is_subdomain_of(env.zone) {
+    let owner = Name::from_wire(&state.owner_wire).expect("built by name_into");
+    if !state.owner_in_zone {
         warn(
             out,
             file,
@@ -558,6 +579,20 @@ fn record(
         rdata: sc.rdata.as_slice().into(),
     });
     Ok(())
+}
+
+/// Whether the wire name `wire` is `zone` or below it (ASCII case-insensitive).
+fn is_in_zone(wire: &[u8], zone: &Name) -> bool {
+    let z = zone.as_wire();
+    if z.len() > wire.len() {
+        return false;
+    }
+    let start = wire.len() - z.len();
+    let mut pos = 0;
+    while pos < start {
+        pos += 1 + wire[pos] as usize;
+    }
+    pos == start && wire[start..].eq_ignore_ascii_case(z)
 }
 
 fn rtype_name(t: u16) -> String {

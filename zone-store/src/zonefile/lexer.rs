@@ -52,6 +52,18 @@ pub struct LexError {
     pub message: &'static str,
 }
 
+/// Bytes that end an unquoted token or need a look: white space, `;`, `(`, `)`, `"`, `\\`.
+static SPECIAL: [bool; 256] = {
+    let mut t = [false; 256];
+    let special = b" \t\r\n;()\"\\";
+    let mut i = 0;
+    while i < special.len() {
+        t[special[i] as usize] = true;
+        i += 1;
+    }
+    t
+};
+
 pub struct Lexer<'a> {
     text: &'a [u8],
     pos: usize,
@@ -215,6 +227,13 @@ impl<'a> Lexer<'a> {
                 _ => {
                     let start = p;
                     while p < len {
+                        // Plain bytes are by far the most common: skip them by table.
+                        while p < len && !SPECIAL[text[p] as usize] {
+                            p += 1;
+                        }
+                        if p >= len {
+                            break;
+                        }
                         match text[p] {
                             b' ' | b'\t' | b'\r' | b'\n' | b';' | b'(' | b')' | b'"' => break,
                             b'\\' => {

@@ -419,11 +419,30 @@ fn base64_rest(
     text::base64_into(scratch, out).or_else(|e| fail(line, e))
 }
 
+/// Dotted-quad IPv4 address: four decimal octets, no leading zeros (as BIND's inet_pton).
 pub fn ipv4(b: &[u8], line: u32) -> PResult<Ipv4Addr> {
-    std::str::from_utf8(b)
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .map_or_else(|| fail(line, format!("bad IPv4 address '{}'", show(b))), Ok)
+    let mut octets = [0u8; 4];
+    let mut i = 0;
+    for (k, o) in octets.iter_mut().enumerate() {
+        let start = i;
+        let mut v: u32 = 0;
+        while i < b.len() && b[i].is_ascii_digit() && i - start < 3 {
+            v = v * 10 + (b[i] - b'0') as u32;
+            i += 1;
+        }
+        let n = i - start;
+        let sep_ok = if k < 3 {
+            b.get(i) == Some(&b'.')
+        } else {
+            i == b.len()
+        };
+        if n == 0 || v > 255 || (n > 1 && b[start] == b'0') || !sep_ok {
+            return fail(line, format!("bad IPv4 address '{}'", show(b)));
+        }
+        *o = v as u8;
+        i += 1;
+    }
+    Ok(Ipv4Addr::from(octets))
 }
 
 pub fn ipv6(b: &[u8], line: u32) -> PResult<Ipv6Addr> {
@@ -622,7 +641,9 @@ fn ipseckey(c: &mut Cursor<'_>, out: &mut Vec<u8>, scratch: &mut Vec<u8>) -> PRe
         }
         _ => return fail(gw_line, "bad IPSECKEY gateway type"),
     }
-    base64_rest(c, out, scratch, true)
+    // BIND requires the key field; RFC 4025 section 2.6 allows none, but then the algorithm is 0
+    // and BIND still wants the token, so an absent key is an error here too.
+    base64_rest(c, out, scratch, false)
 }
 
 #[cfg(test)]
@@ -890,7 +911,7 @@ pub(super) mod tests {
             .unwrap()[..7],
             hex("0a0102c0000226")[..]
         );
-        assert_eq!(wire(rtype::IPSECKEY, "x 10 0 0 .").unwrap(), hex("0a0000"));
+        assert!(wire(rtype::IPSECKEY, "x 10 0 0 .").is_err());
         assert_eq!(
             wire(rtype::CSYNC, "x 66 3 A NS AAAA").unwrap(),
             hex("00000042 0003 000460000008")

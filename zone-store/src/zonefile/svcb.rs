@@ -54,6 +54,30 @@ fn value_list(v: &[u8]) -> Result<Vec<Vec<u8>>, &'static str> {
     Ok(items)
 }
 
+/// Whether `v` is a valid wire value for `key` (any value for keys without a known format).
+fn wire_value_ok(key: u16, v: &[u8]) -> bool {
+    match key {
+        0 => !v.is_empty() && v.len().is_multiple_of(2),
+        1 => {
+            let mut i = 0;
+            while i < v.len() {
+                let n = v[i] as usize;
+                if n == 0 || i + 1 + n > v.len() {
+                    return false;
+                }
+                i += 1 + n;
+            }
+            !v.is_empty()
+        }
+        2 => v.is_empty(),
+        3 => v.len() == 2,
+        4 => !v.is_empty() && v.len().is_multiple_of(4),
+        5 => !v.is_empty(),
+        6 => !v.is_empty() && v.len().is_multiple_of(16),
+        _ => true,
+    }
+}
+
 pub fn parse(c: &mut Cursor<'_>, out: &mut Vec<u8>, scratch: &mut Vec<u8>) -> PResult<()> {
     let prio = c.u16("SvcPriority")?;
     out.extend_from_slice(&prio.to_be_bytes());
@@ -97,6 +121,16 @@ pub fn parse(c: &mut Cursor<'_>, out: &mut Vec<u8>, scratch: &mut Vec<u8>) -> PR
             msg: format!("bad SvcParam '{}': {m}", show(kname)),
         };
         let mut w = Vec::new();
+        let generic_form = !KEYS.iter().any(|k| k.as_bytes() == kname);
+        if generic_form {
+            // `keyNNNNN=value`: the value is the wire form (section 2.1), checked for known keys.
+            let v = raw_value.unwrap_or_default();
+            if !wire_value_ok(key, &v) {
+                return Err(bad("malformed wire value for this key"));
+            }
+            params.push((key, v, line));
+            continue;
+        }
         match (key, raw_value) {
             (2, None) => {}
             (2, Some(_)) => return Err(bad("no-default-alpn takes no value")),
