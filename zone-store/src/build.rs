@@ -244,6 +244,14 @@ pub fn build_records(
             ),
         });
     }
+    if plan.ttls_changed > plan.ttl_changes.len() as u64 {
+        warnings.push(BuildWarning {
+            message: format!(
+                "{} more records had their TTL set to their RRset's first",
+                plan.ttls_changed - plan.ttl_changes.len() as u64
+            ),
+        });
+    }
     if plan.duplicates > 0 {
         warnings.push(BuildWarning {
             message: format!("{} duplicate records dropped", plan.duplicates),

@@ -171,3 +171,45 @@ fn zone_shape_errors() {
     let b = build_records(&origin, &[soa.clone(), a, soa], &opts).unwrap();
     assert_eq!((b.record_count, b.duplicates_dropped), (2, 1));
 }
+
+/// RRsets of more than 16 records take the sorted path of duplicate removal: same result.
+#[test]
+fn large_rrset_duplicates() {
+    let origin = name("example.com.");
+    let mut records = vec![rec(&origin, rtype::SOA, 3600, soa_rdata(&origin, 1))];
+    let ns = |k: usize, upper: bool| {
+        let l = if upper {
+            format!("NS{k}")
+        } else {
+            format!("ns{k}")
+        };
+        origin
+            .prepend_label(l.as_bytes())
+            .unwrap()
+            .as_wire()
+            .to_vec()
+    };
+    for k in 0..30 {
+        records.push(rec(&origin, rtype::NS, 3600, ns(k, false)));
+    }
+    for k in [3, 17, 29] {
+        records.push(rec(&origin, rtype::NS, 3600, ns(k, true)));
+    }
+    records.push(rec(&origin, rtype::NS, 3600, ns(5, false)));
+    let built = build_records(
+        &origin,
+        &records,
+        &BuildOptions {
+            workers: 1,
+            message_bytes_target: 0,
+        },
+    )
+    .unwrap();
+    assert_eq!(built.duplicates_dropped, 4);
+    let m = built.message(0);
+    let got = decode_body(m.body, render::body_base(&origin), m.ancount).unwrap();
+    let rdatas: Vec<Vec<u8>> = got[1..31].iter().map(|r| r.rdata.to_vec()).collect();
+    let want: Vec<Vec<u8>> = (0..30).map(|k| ns(k, false)).collect();
+    assert_eq!(rdatas, want);
+    assert_eq!(got.len(), 32);
+}

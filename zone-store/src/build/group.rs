@@ -30,13 +30,13 @@ pub(crate) struct Plan {
     pub order: Vec<u32>,
     pub rrsets: Vec<Span>,
     pub duplicates: u64,
-    /// (record index, first TTL of its RRset) for every record whose TTL was changed.
+    /// Records whose TTL was changed to their RRset's first.
+    pub ttls_changed: u64,
+    /// (record index, first TTL of its RRset) for the first [`NOTES_MAX`] of them.
     pub ttl_changes: Vec<(u32, u32)>,
-    /// (dropped record index, kept record index).
-    pub duplicates_seen: Vec<(u32, u32)>,
 }
 
-/// Most duplicates and TTL changes remembered for warnings; the counts are always exact.
+/// Most TTL changes remembered for warnings; the count is always exact.
 pub(crate) const NOTES_MAX: usize = 1000;
 
 #[inline]
@@ -130,9 +130,19 @@ fn rdata_eq(t: u16, a: &[u8], b: &[u8]) -> bool {
 
 /// Hash of a record's RRset key: owner (case-insensitive), type, class, covered type.
 #[inline]
-fn key_hash(r: &Record) -> u64 {
-    let h = fold_lower(0x243F_6A88_85A3_08D3, r.owner.as_wire());
-    mix(h ^ ((r.rtype as u64) << 32 | (r.class as u64) << 16 | covered(r) as u64))
+fn key_hash(owner_hash: u64, r: &Record) -> u64 {
+    mix(owner_hash ^ ((r.rtype as u64) << 32 | (r.class as u64) << 16 | covered(r) as u64))
+}
+
+#[inline]
+fn owner_hash(owner: &Name) -> u64 {
+    fold_lower(0x243F_6A88_85A3_08D3, owner.as_wire())
+}
+
+/// Case-insensitive owner equality, with the common exact case first.
+#[inline]
+fn same_owner(a: &Name, b: &Name) -> bool {
+    a.as_wire() == b.as_wire() || a.eq_ignore_case(b)
 }
 
 #[inline]
@@ -140,7 +150,7 @@ fn same_rrset(a: &Record, b: &Record) -> bool {
     a.rtype == b.rtype
         && a.class == b.class
         && covered(a) == covered(b)
-        && a.owner.eq_ignore_case(&b.owner)
+        && same_owner(&a.owner, &b.owner)
 }
 
 /// Why a record cannot be in the zone: it lies outside `origin` or has another class.
@@ -162,6 +172,8 @@ fn hash_chunk(
     class: u16,
     out: &mut [u64],
 ) -> Result<(), Misfit> {
+    // The owner checked and hashed last; the next records mostly have the same one.
+    let mut last: Option<(&Name, u64)> = None;
     for (k, h) in out.iter_mut().enumerate() {
         let i = from + k;
         let r = &records[i];
@@ -173,10 +185,18 @@ fn hash_chunk(
             *h = SAME_AS_PREVIOUS;
             continue;
         }
-        if !r.owner.is_subdomain_of(origin) {
-            return Err(Misfit::OutOfZone(i));
-        }
-        *h = key_hash(r).max(1);
+        let oh = match last {
+            Some((o, oh)) if o.as_wire() == r.owner.as_wire() => oh,
+            _ => {
+                if !r.owner.is_subdomain_of(origin) {
+                    return Err(Misfit::OutOfZone(i));
+                }
+                let oh = owner_hash(&r.owner);
+                last = Some((&r.owner, oh));
+                oh
+            }
+        };
+        *h = key_hash(oh, r).max(1);
     }
     Ok(())
 }
@@ -278,12 +298,24 @@ pub(crate) fn plan(
     for k in ids {
         let members = &grouped[start[k] as usize..start[k + 1] as usize];
         let ttl = records[members[0] as usize].ttl;
+        if let [only] = members {
+            plan.rrsets.push(Span {
+                start: plan.order.len() as u32,
+                len: 1,
+                ttl,
+            });
+            plan.order.push(*only);
+            continue;
+        }
         keep.clear();
         dedup(records, members, &mut keyed, &mut keep, &mut plan);
         let at = plan.order.len() as u32;
         for &i in &keep {
-            if records[i as usize].ttl != ttl && plan.ttl_changes.len() < NOTES_MAX {
-                plan.ttl_changes.push((i, ttl));
+            if records[i as usize].ttl != ttl {
+                plan.ttls_changed += 1;
+                if plan.ttl_changes.len() < NOTES_MAX {
+                    plan.ttl_changes.push((i, ttl));
+                }
             }
         }
         plan.order.extend_from_slice(&keep);
@@ -304,18 +336,12 @@ fn dedup(
     keep: &mut Vec<u32>,
     plan: &mut Plan,
 ) {
-    let note = |plan: &mut Plan, dropped: u32, kept: u32| {
-        plan.duplicates += 1;
-        if plan.duplicates_seen.len() < NOTES_MAX {
-            plan.duplicates_seen.push((dropped, kept));
-        }
-    };
     let t = records[members[0] as usize].rtype;
     if members.len() <= 16 {
         'm: for &i in members {
             for &j in keep.iter() {
                 if rdata_eq(t, &records[i as usize].rdata, &records[j as usize].rdata) {
-                    note(plan, i, j);
+                    plan.duplicates += 1;
                     continue 'm;
                 }
             }
@@ -346,7 +372,7 @@ fn dedup(
                     && rdata_eq(t, &records[ix as usize].rdata, &records[iy as usize].rdata)
                 {
                     // keyed is sorted by index inside a run: y is the earlier record.
-                    note(plan, ix, iy);
+                    plan.duplicates += 1;
                     if let Err(pos) = dropped.binary_search(&ix) {
                         dropped.insert(pos, ix);
                     }
