@@ -418,9 +418,7 @@ fn record(
         let t = &toks[0];
         i = 1;
         let b = tok_bytes(text, t);
-        if t.quoted {
-            return Err(err(file, line, "owner name may not be a quoted string"));
-        }
+        // A quoted owner is read as the name inside the quotes, as BIND does.
         if !(state.owner_text_valid && state.owner_text == b) {
             state.owner_wire.clear();
             text::name_into(b, &state.origin, &mut state.owner_wire).map_err(|e| {
