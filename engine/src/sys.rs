@@ -263,3 +263,14 @@ pub fn raise_nofile_limit() -> io::Result<u64> {
     }
     Ok(lim.rlim_cur)
 }
+
+/// Hands freed heap memory back to the kernel. Compiling a zone allocates about its text size
+/// several times over and frees it all; glibc keeps it otherwise (a 1M-record compile left
+/// 200 MiB resident).
+pub fn release_free_memory() {
+    #[cfg(target_env = "gnu")]
+    // SAFETY: malloc_trim has no preconditions; it only returns free pages to the kernel.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}

@@ -243,5 +243,6 @@ pub fn load_all(
             }
         }
     }
+    crate::sys::release_free_memory();
     (ZoneSet::new(zones), errors)
 }
