@@ -460,6 +460,24 @@ mod tests {
         );
     }
 
+    /// A `$TTL` inside an include reaches the chunks after it without a sequential re-parse.
+    #[test]
+    fn includes_keep_the_parallel_path() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(tmp.path().join("ttl.inc"), "$TTL 777\ninc A 192.0.2.1\n").unwrap();
+        let mut text = String::from(HEAD);
+        for i in 0..40_000 {
+            if i == 10_000 {
+                text.push_str("$INCLUDE ttl.inc\n");
+            }
+            text.push_str(&format!("h{i} A 192.0.2.{}\n", i % 250));
+        }
+        let file = tmp.path().join("main.zone");
+        let outs = parallel(text.as_bytes(), &file, &opts(2), 2).expect("parallel path");
+        let last = outs.last().unwrap().records.last().unwrap();
+        assert_eq!(last.ttl, 777);
+    }
+
     /// The generator's realistic zone takes the parallel path (no sequential fallback).
     #[test]
     fn generated_zone_is_parsed_in_parallel() {
