@@ -287,6 +287,7 @@ pub struct Core {
     fds_closed: bool,
     tick_armed: bool,
     rejected_connections: u64,
+    accept_errors: u64,
 }
 
 fn errno_name(res: i32) -> String {
@@ -352,6 +353,7 @@ impl Core {
             fds_closed: false,
             tick_armed: false,
             rejected_connections: 0,
+            accept_errors: 0,
         })
     }
 
@@ -519,11 +521,16 @@ impl Core {
                     "multishot accept failed with EINVAL: xfrd needs Linux 5.19 or later"
                 );
             } else {
-                tracing::warn!(
-                    core = self.index,
-                    "accept: {}; pausing accepts for {ACCEPT_PAUSE_MS} ms",
-                    errno_name(res)
-                );
+                // Logged at 1, 2, 4, 8... errors: EMFILE under a flood must not flood the log.
+                self.accept_errors += 1;
+                if self.accept_errors.is_power_of_two() {
+                    tracing::warn!(
+                        core = self.index,
+                        errors = self.accept_errors,
+                        "accept: {}; pausing accepts for {ACCEPT_PAUSE_MS} ms",
+                        errno_name(res)
+                    );
+                }
             }
         }
         if cqueue::more(flags) {

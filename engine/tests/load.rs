@@ -332,3 +332,105 @@ fn sigterm_lets_a_transfer_in_flight_finish_and_exits_0() {
     let status = x.stop();
     assert!(status.success(), "exit status {status}\n{}", x.log_text());
 }
+
+#[test]
+fn descriptor_exhaustion_pauses_accepting_without_spinning() {
+    let Some(prlimit) = require("prlimit") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let args = vec![
+        "--listen".into(),
+        format!("127.0.0.1:{port}"),
+        "--cores".into(),
+        "1".into(),
+    ];
+    let prlimit = prlimit.display().to_string();
+    let x = Xfrd::start_wrapped(
+        dir.path(),
+        port,
+        "example.com.",
+        &args,
+        &[&prlimit, "--nofile=40", "--"],
+    );
+    // More connections than descriptors: accept hits EMFILE while these stay open.
+    let conns: Vec<TcpStream> = (0..80)
+        .map(|_| TcpStream::connect(("127.0.0.1", port)).unwrap())
+        .collect();
+    wait_for("EMFILE in the log", Duration::from_secs(30), || {
+        x.log_text().contains("pausing accepts")
+    });
+    let before = x.cpu_ticks();
+    std::thread::sleep(Duration::from_secs(2));
+    let used = x.cpu_ticks() - before;
+    assert!(
+        used < 50,
+        "xfrd used {used} ticks in 2 s with accept failing: it spins"
+    );
+    drop(conns);
+    // Once descriptors are free again, new connections are served.
+    wait_for(
+        "a TCP SOA answer after the flood",
+        Duration::from_secs(30),
+        || {
+            let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
+                return false;
+            };
+            s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+            s.write_all(&framed(&query(1, "example.com.", TYPE_SOA, None)))
+                .is_ok()
+                && read_frame(&mut s)
+                    .ok()
+                    .flatten()
+                    .is_some_and(|r| soa_serial_of(&r).is_some())
+        },
+    );
+}
+
+#[test]
+fn connections_beyond_the_table_are_closed_not_queued() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let config = write_config(
+        dir.path(),
+        port,
+        &[("example.com.", &examples_zone())],
+        "max_connections_per_core = 4",
+    );
+    let x = Xfrd::start(
+        dir.path(),
+        port,
+        "example.com.",
+        &["--config".into(), config, "--cores".into(), "1".into()],
+    );
+    let mut held: Vec<TcpStream> = (0..4)
+        .map(|_| TcpStream::connect(("127.0.0.1", port)).unwrap())
+        .collect();
+    for s in &mut held {
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s.write_all(&framed(&query(1, "example.com.", TYPE_SOA, None)))
+            .unwrap();
+        assert!(read_frame(s).unwrap().is_some());
+    }
+    let mut extra = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    extra
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let _ = extra.write_all(&framed(&query(2, "example.com.", TYPE_SOA, None)));
+    assert!(
+        read_frame(&mut extra).map(|f| f.is_none()).unwrap_or(true),
+        "a fifth connection was served"
+    );
+    assert!(x.log_text().contains("connection table full"));
+    drop(held);
+    wait_for("a slot to free up", Duration::from_secs(30), || {
+        let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
+            return false;
+        };
+        s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        s.write_all(&framed(&query(3, "example.com.", TYPE_SOA, None)))
+            .is_ok()
+            && read_frame(&mut s).ok().flatten().is_some()
+    });
+}

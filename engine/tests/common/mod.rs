@@ -79,8 +79,28 @@ impl Xfrd {
     /// Starts `xfrd serve` with `args` (plus `--store-dir` under `dir`) and waits until it
     /// answers SOA for `zone` on 127.0.0.1:`port` (or the first `--listen`).
     pub fn start(dir: &Path, port: u16, zone: &str, args: &[String]) -> Xfrd {
+        Xfrd::start_wrapped(dir, port, zone, args, &[])
+    }
+
+    /// Like [`Xfrd::start`], run through `wrapper` (a program that execs its arguments, such
+    /// as `prlimit --nofile=40 --`), so the child's pid is xfrd's.
+    pub fn start_wrapped(
+        dir: &Path,
+        port: u16,
+        zone: &str,
+        args: &[String],
+        wrapper: &[&str],
+    ) -> Xfrd {
         let log = dir.join(format!("xfrd-{port}.log"));
-        let child = Command::new(env!("CARGO_BIN_EXE_xfrd"))
+        let mut cmd = match wrapper.split_first() {
+            Some((program, rest)) => {
+                let mut c = Command::new(program);
+                c.args(rest).arg(env!("CARGO_BIN_EXE_xfrd"));
+                c
+            }
+            None => Command::new(env!("CARGO_BIN_EXE_xfrd")),
+        };
+        let child = cmd
             .arg("serve")
             .args(args)
             .arg("--store-dir")
@@ -137,6 +157,15 @@ impl Xfrd {
             assert!(Instant::now() < deadline, "xfrd did not stop within 30 s");
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// CPU time (user + system) used so far, in clock ticks.
+    pub fn cpu_ticks(&self) -> u64 {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap();
+        // Fields after the command name (which ends with ')'): utime is the 12th, stime the 13th.
+        let rest = &stat[stat.rfind(')').unwrap() + 2..];
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
     }
 
     /// A field of /proc/PID/status in kB (VmRSS, RssAnon...).
