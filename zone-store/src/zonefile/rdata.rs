@@ -920,6 +920,39 @@ pub(super) mod tests {
             wire(rtype::CERT, "x PGP 0 0 AA==").unwrap(),
             hex("0003 0000 00 00")
         );
+        // RFC 6742 section 2.3: L64 example; RFC 1183 AFSDB; RFC 2230 KX; PTR; DNAME.
+        assert_eq!(
+            wire(rtype::L64, "x 10 2001:0DB8:1140:1000").unwrap(),
+            hex("000a 20010db811401000")
+        );
+        assert!(wire(rtype::L64, "x 10 2001:0DB8:1140").is_err());
+        assert_eq!(
+            wire(rtype::AFSDB, "x 1 afs").unwrap(),
+            b"\x00\x01\x03afs\x07example\x03com\x00"
+        );
+        assert_eq!(wire(rtype::KX, "x 10 .").unwrap(), b"\x00\x0a\x00");
+        assert_eq!(wire(rtype::PTR, "x a.b.").unwrap(), b"\x01a\x01b\x00");
+        assert_eq!(
+            wire(rtype::SPF, "x \"v=spf1 -all\"").unwrap(),
+            b"\x0bv=spf1 -all"
+        );
+        // RFC 7929 OPENPGPKEY and RFC 4701 DHCID: base64, split allowed.
+        assert_eq!(
+            wire(rtype::OPENPGPKEY, "x AAEC AwQ=").unwrap(),
+            [0, 1, 2, 3, 4]
+        );
+        assert_eq!(
+            wire(
+                rtype::DHCID,
+                "x ( AAIBY2/AuCccgoJbsaxcQc9TUapptP69l\n OjxfNuVAA2kjEA= )"
+            )
+            .unwrap()[..3],
+            [0x00, 0x02, 0x01]
+        );
+        assert_eq!(
+            wire(rtype::SMIMEA, "x 3 0 1 ABCD").unwrap(),
+            hex("030001abcd")
+        );
         assert!(wire(rtype::WKS, "x 1.2.3.4 tcp").is_err());
     }
 }

@@ -189,8 +189,13 @@ pub fn name_into(b: &[u8], origin: &Name, out: &mut Vec<u8>) -> Result<usize, &'
                 }
             }
             _ => {
-                out.push(c);
-                i += 1;
+                // Copy the run of plain bytes up to the next '.' or '\\' at once.
+                let run = b[i..]
+                    .iter()
+                    .position(|&x| x == b'.' || x == b'\\')
+                    .unwrap_or(b.len() - i);
+                out.extend_from_slice(&b[i..i + run]);
+                i += run;
             }
         }
     }
