@@ -100,11 +100,8 @@ impl TransferCursor {
         PREFIX_BYTES + self.question_len + src.body(i).len()
     }
 
-    /// Describes the next batch: at most `prefixes.len()` messages, at most `iov.len() / 3`
-    /// messages, and no message started beyond `bytes_max` bytes (at least one message is
-    /// always included). Writes the prefixes, fills `iov` and returns how many entries it used.
-    /// The batch is in flight until [`TransferCursor::advance`]; filling again before that is
-    /// a programmer error.
+    /// Describes the next batch as `IoSlice`s (see [`TransferCursor::fill_with`]); at most
+    /// `iov.len() / 3` messages. Returns how many entries of `iov` it used.
     pub fn fill<'a, S: MessageSource + ?Sized>(
         &mut self,
         src: &'a S,
@@ -113,11 +110,34 @@ impl TransferCursor {
         iov: &mut [IoSlice<'a>],
         bytes_max: usize,
     ) -> usize {
+        let messages_max = iov.len() / 3;
+        let mut used = 0;
+        self.fill_with(src, question, prefixes, messages_max, bytes_max, |piece| {
+            iov[used] = IoSlice::new(piece);
+            used += 1;
+        })
+    }
+
+    /// Describes the next batch: at most `prefixes.len()` and `messages_max` messages, and no
+    /// message started beyond `bytes_max` bytes (at least one message is always included).
+    /// Writes the prefixes and hands each piece (`[prefix][question][body]` per message, the
+    /// first ones cut by what a partial write already sent, empty pieces left out) to `emit`,
+    /// in stream order; returns how many pieces (at most `3 * messages_max`). The batch is in
+    /// flight until [`TransferCursor::advance`]; filling again before that is a programmer error.
+    pub fn fill_with<'a, S: MessageSource + ?Sized>(
+        &mut self,
+        src: &'a S,
+        question: &'a [u8],
+        prefixes: &'a mut [[u8; PREFIX_BYTES]],
+        messages_max: usize,
+        bytes_max: usize,
+        mut emit: impl FnMut(&'a [u8]),
+    ) -> usize {
         assert!(self.in_flight.is_none(), "fill with a batch in flight");
         assert!(!self.is_done(), "fill after the transfer is done");
         assert_eq!(question.len(), self.question_len, "question changed");
         assert_eq!(src.message_count(), self.message_count, "source changed");
-        let messages_max = prefixes.len().min(iov.len() / 3);
+        let messages_max = prefixes.len().min(messages_max);
         assert!(messages_max > 0, "no room for a single message");
 
         // Pass 1: choose the messages and write their prefixes.
@@ -146,6 +166,7 @@ impl TransferCursor {
         let prefixes: &'a [[u8; PREFIX_BYTES]] = prefixes;
         let mut skip = self.offset_in_message;
         let mut used = 0;
+        let mut emitted_bytes = 0;
         for (j, prefix) in prefixes[..count].iter().enumerate() {
             let body = src.body(self.next_message + j);
             for piece in [&prefix[..], question, body] {
@@ -153,16 +174,14 @@ impl TransferCursor {
                     skip -= piece.len();
                     continue;
                 }
-                iov[used] = IoSlice::new(&piece[skip..]);
+                emit(&piece[skip..]);
+                emitted_bytes += piece.len() - skip;
                 skip = 0;
                 used += 1;
             }
         }
         let batch_bytes = bytes - self.offset_in_message;
-        debug_assert_eq!(
-            iov[..used].iter().map(|s| s.len()).sum::<usize>(),
-            batch_bytes
-        );
+        debug_assert_eq!(emitted_bytes, batch_bytes);
         self.in_flight = Some(InFlight { bytes: batch_bytes });
         used
     }

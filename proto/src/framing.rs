@@ -80,6 +80,34 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// Any bytes, fed in any chunks: framing never panics, and every frame it returns lies
+        /// within what was received.
+        #[test]
+        fn any_stream_in_any_chunks(
+            stream in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..2000),
+            chunk in 1usize..300,
+        ) {
+            let mut buf = vec![0u8; 512];
+            let mut filled = 0;
+            'outer: for piece in stream.chunks(chunk) {
+                let take = piece.len().min(buf.len() - filled);
+                buf[filled..filled + take].copy_from_slice(&piece[..take]);
+                filled += take;
+                loop {
+                    match frame(&buf[..filled], buf.len()) {
+                        Ok(Some(r)) => {
+                            proptest::prop_assert!(r.end <= filled && r.len() >= HEADER_BYTES);
+                            consume(&mut buf, &mut filled, r.end);
+                        }
+                        Ok(None) => break,
+                        Err(_) => break 'outer,
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn garbage_lengths_are_errors() {
         assert_eq!(frame(&[0, 3, 1, 2, 3], 512), Err(FrameError::TooShort(3)));
