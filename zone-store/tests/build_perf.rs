@@ -48,7 +48,12 @@ fn median(mut v: Vec<Duration>) -> Duration {
 }
 
 /// The 1M-record zone text from `zone_store::gen` (seed 1), written once per process.
+/// `ZONE_STORE_PERF_ZONE` names an existing file for example.com. to use instead (to compare with
+/// a peer serving that very file).
 fn zone_text(dir: &std::path::Path) -> std::path::PathBuf {
+    if let Some(p) = std::env::var_os("ZONE_STORE_PERF_ZONE") {
+        return p.into();
+    }
     let path = dir.join("example.com.zone");
     let mut f = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
     zone_store::gen::generate(&synth::name("example.com."), RECORDS, 1, &mut f).unwrap();
@@ -104,8 +109,10 @@ fn compile_1m() {
     let out = dir.path().join("z.store");
     for workers in [1, 2] {
         let mut totals = Vec::new();
+        let mut cpus = Vec::new();
         let mut last = None;
         for _ in 0..5 {
+            let c = cpu_time();
             let r = compile(
                 &text,
                 &origin,
@@ -116,13 +123,16 @@ fn compile_1m() {
                 },
             )
             .unwrap();
+            cpus.push(cpu_time() - c);
             totals.push(r.timings.total);
             last = Some(r);
         }
         let r = last.unwrap();
         println!(
-            "workers {workers}: compile median {:?}; last run: {r}",
-            median(totals)
+            "workers {workers}: compile wall median {:?} min {:?}, CPU median {:?}; last run: {r}",
+            median(totals.clone()),
+            totals.iter().min().unwrap(),
+            median(cpus)
         );
     }
     let mut opens = Vec::new();
