@@ -554,6 +554,7 @@ pub fn run(a: CompareArgs) -> anyhow::Result<()> {
             server_pid: Some(server.pid()),
             client_cores: a.client_cores.clone(),
             progress: false,
+            handoff_socket: None,
         };
         // Untimed verified transfers first: they warm caches and give the digests that must
         // agree between servers.

@@ -36,8 +36,16 @@ const SAMPLE_INTERVAL: Duration = Duration::from_millis(100);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
     Axfr,
-    Ixfr { serial: u32 },
-    Soa { tcp: bool },
+    Ixfr {
+        serial: u32,
+    },
+    Soa {
+        tcp: bool,
+    },
+    /// AXFR whose connection reaches the server by handoff protocol v1 (DESIGN.md): the
+    /// harness plays the front end, connecting to itself over loopback and passing the
+    /// accepted socket and the query to `LoadConfig::handoff_socket` with SCM_RIGHTS.
+    Handoff,
 }
 
 impl Mode {
@@ -47,6 +55,7 @@ impl Mode {
             Mode::Ixfr { .. } => "ixfr",
             Mode::Soa { tcp: false } => "soa-udp",
             Mode::Soa { tcp: true } => "soa-tcp",
+            Mode::Handoff => "axfr-handoff",
         }
     }
 }
@@ -67,6 +76,8 @@ pub struct LoadConfig {
     /// Cores the client threads are pinned to, round robin; empty: all cores.
     pub client_cores: Vec<usize>,
     pub progress: bool,
+    /// The engine's handoff socket (Mode::Handoff).
+    pub handoff_socket: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, PartialEq)]
@@ -267,14 +278,9 @@ struct Done {
     outcome: Outcome,
 }
 
-fn one_transfer(ctx: &Ctx, buf: &mut [u8], id: u16) -> Result<Done, XfrError> {
+/// The query of one transfer (signed with --tsig) and its response verifier.
+fn xfr_query<'k>(ctx: &'k Ctx, id: u16) -> (Vec<u8>, Transfer<'k>) {
     let cfg = ctx.cfg;
-    let t0 = Instant::now();
-    let mut s = TcpStream::connect_timeout(&cfg.target, cfg.timeout)
-        .map_err(|e| XfrError::Connect(e.to_string()))?;
-    s.set_nodelay(true).map_err(io_err)?;
-    s.set_read_timeout(Some(cfg.timeout)).map_err(io_err)?;
-    s.set_write_timeout(Some(cfg.timeout)).map_err(io_err)?;
     let (qtype, kind, serial) = match cfg.mode {
         Mode::Ixfr { serial } => (TYPE_IXFR, Kind::Ixfr(serial), Some(serial)),
         _ => (TYPE_AXFR, Kind::Axfr, None),
@@ -284,12 +290,83 @@ fn one_transfer(ctx: &Ctx, buf: &mut [u8], id: u16) -> Result<Done, XfrError> {
         let mac = k.sign_query(&mut q, now_unix_s());
         ResponseVerifier::new(k, mac)
     });
+    (q, Transfer::new(kind, id, cfg.verify, verifier))
+}
+
+fn one_transfer(ctx: &Ctx, buf: &mut [u8], id: u16) -> Result<Done, XfrError> {
+    let cfg = ctx.cfg;
+    let t0 = Instant::now();
+    let mut s = TcpStream::connect_timeout(&cfg.target, cfg.timeout)
+        .map_err(|e| XfrError::Connect(e.to_string()))?;
+    s.set_nodelay(true).map_err(io_err)?;
+    s.set_read_timeout(Some(cfg.timeout)).map_err(io_err)?;
+    s.set_write_timeout(Some(cfg.timeout)).map_err(io_err)?;
+    let (q, xfr) = xfr_query(ctx, id);
     let mut frame = Vec::with_capacity(q.len() + 2);
     frame.extend_from_slice(&(q.len() as u16).to_be_bytes());
     frame.extend_from_slice(&q);
     s.write_all(&frame).map_err(io_err)?;
+    read_response(ctx, &mut s, buf, t0, xfr)
+}
 
-    let mut xfr = Transfer::new(kind, id, cfg.verify, verifier);
+/// The front end's side of one handoff: connect to our own loopback listener, hand the
+/// accepted socket and the query to the engine, close our copy once it is taken, and read
+/// the transfer on the client end.
+fn one_handoff(
+    ctx: &Ctx,
+    buf: &mut [u8],
+    id: u16,
+    listener: &std::net::TcpListener,
+    engine: &mut Option<xfr_handoff::Client>,
+) -> Result<Done, XfrError> {
+    use std::os::fd::AsFd;
+    let cfg = ctx.cfg;
+    let path = cfg
+        .handoff_socket
+        .as_ref()
+        .expect("handoff mode has a socket");
+    let t0 = Instant::now();
+    if engine.is_none() {
+        let c = xfr_handoff::Client::connect(path)
+            .map_err(|e| XfrError::Connect(format!("{}: {e}", path.display())))?;
+        c.stream()
+            .set_read_timeout(Some(cfg.timeout))
+            .map_err(io_err)?;
+        *engine = Some(c);
+    }
+    let addr = listener.local_addr().map_err(io_err)?;
+    let mut s = TcpStream::connect_timeout(&addr, cfg.timeout)
+        .map_err(|e| XfrError::Connect(e.to_string()))?;
+    s.set_read_timeout(Some(cfg.timeout)).map_err(io_err)?;
+    let (accepted, _) = listener.accept().map_err(io_err)?;
+    let (q, xfr) = xfr_query(ctx, id);
+    let status = match engine
+        .as_mut()
+        .expect("connected above")
+        .hand_off(accepted.as_fd(), &q)
+    {
+        Ok(st) => st,
+        Err(e) => {
+            // The handoff connection is out of step or gone: start a new one next time.
+            *engine = None;
+            return Err(XfrError::Io(format!("handoff: {e}")));
+        }
+    };
+    drop(accepted);
+    if status != xfr_handoff::Status::Taken {
+        return Err(XfrError::HandoffRejected(status as u8));
+    }
+    read_response(ctx, &mut s, buf, t0, xfr)
+}
+
+fn read_response(
+    ctx: &Ctx,
+    s: &mut TcpStream,
+    buf: &mut [u8],
+    t0: Instant,
+    mut xfr: Transfer<'_>,
+) -> Result<Done, XfrError> {
+    let cfg = ctx.cfg;
     let (mut start, mut end) = (0usize, 0usize);
     let mut ttfb = None;
     let mut bytes = 0u64;
@@ -339,10 +416,27 @@ fn xfr_worker(ctx: &Ctx, seed: u32) -> WorkerStats {
     let mut st = WorkerStats::new();
     let mut buf = vec![0u8; READ_BUF_BYTES + MAX_FRAME_BYTES];
     let mut ids = seed | 1;
+    // Handoff mode: this thread's front-end listener and engine connection.
+    let listener = if ctx.cfg.mode == Mode::Handoff {
+        match std::net::TcpListener::bind("127.0.0.1:0") {
+            Ok(l) => Some(l),
+            Err(e) => {
+                st.error(ctx, &XfrError::Io(format!("front-end listener: {e}")));
+                return st;
+            }
+        }
+    } else {
+        None
+    };
+    let mut engine = None;
     while ctx.claim().is_some() {
         let t0 = Instant::now();
         let id = next_id(&mut ids);
-        match one_transfer(ctx, &mut buf, id).and_then(|d| {
+        let r = match &listener {
+            Some(l) => one_handoff(ctx, &mut buf, id, l, &mut engine),
+            None => one_transfer(ctx, &mut buf, id),
+        };
+        match r.and_then(|d| {
             ctx.check_reference(&d.outcome)?;
             Ok(d)
         }) {
@@ -619,7 +713,10 @@ pub fn run(cfg: &LoadConfig) -> anyhow::Result<Report> {
         tool: "xfr-bench",
         version: env!("CARGO_PKG_VERSION"),
         mode: cfg.mode.name(),
-        target: cfg.target.to_string(),
+        target: match (&cfg.mode, &cfg.handoff_socket) {
+            (Mode::Handoff, Some(p)) => p.display().to_string(),
+            _ => cfg.target.to_string(),
+        },
         zone: cfg.zone.clone(),
         concurrency: cfg.concurrency,
         transfers: ok,

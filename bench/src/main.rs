@@ -49,14 +49,23 @@ enum Cmd {
         #[arg(long)]
         tcp: bool,
     },
+    /// AXFR by handoff protocol v1: the harness is the front end, passing each client
+    /// connection (and its query) to the engine's Unix socket with SCM_RIGHTS.
+    Handoff {
+        #[command(flatten)]
+        load: LoadArgs,
+        /// The engine's handoff socket.
+        #[arg(long)]
+        socket: PathBuf,
+    },
     /// Start xfrd and the peers (knotd, nsd, named) one at a time and run the same workloads.
     Compare(compare::CompareArgs),
 }
 
 #[derive(Args, Clone)]
 struct LoadArgs {
-    /// Server address, ADDR:PORT.
-    #[arg(long)]
+    /// Server address, ADDR:PORT (handoff: not used; the engine's socket is --socket).
+    #[arg(long, default_value = "127.0.0.1:53")]
     target: SocketAddr,
     /// Zone origin (e.g. example.com.).
     #[arg(long)]
@@ -105,7 +114,7 @@ fn secs(name: &str, v: f64) -> anyhow::Result<Duration> {
     Ok(Duration::from_secs_f64(v))
 }
 
-fn run_load(a: LoadArgs, mode: load::Mode) -> anyhow::Result<()> {
+fn run_load(a: LoadArgs, mode: load::Mode, handoff_socket: Option<PathBuf>) -> anyhow::Result<()> {
     let tsig = match &a.tsig {
         Some(s) => Some(tsig::Key::parse(s).map_err(|e| anyhow::anyhow!(e))?),
         None => None,
@@ -128,6 +137,7 @@ fn run_load(a: LoadArgs, mode: load::Mode) -> anyhow::Result<()> {
         server_pid: a.server_pid,
         client_cores: a.client_cores,
         progress: true,
+        handoff_socket,
     };
     let report = load::run(&cfg)?;
     print!("{}", report.table());
@@ -144,9 +154,10 @@ fn run_load(a: LoadArgs, mode: load::Mode) -> anyhow::Result<()> {
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.cmd {
-        Cmd::Axfr(a) => run_load(a, load::Mode::Axfr),
-        Cmd::Ixfr { load, serial } => run_load(load, load::Mode::Ixfr { serial }),
-        Cmd::Soa { load, tcp } => run_load(load, load::Mode::Soa { tcp }),
+        Cmd::Axfr(a) => run_load(a, load::Mode::Axfr, None),
+        Cmd::Ixfr { load, serial } => run_load(load, load::Mode::Ixfr { serial }, None),
+        Cmd::Soa { load, tcp } => run_load(load, load::Mode::Soa { tcp }, None),
+        Cmd::Handoff { load, socket } => run_load(load, load::Mode::Handoff, Some(socket)),
         Cmd::Compare(a) => compare::run(a),
     }
 }

@@ -51,6 +51,8 @@ pub enum XfrError {
     },
     DigestMismatch,
     Tsig(TsigError),
+    /// The engine answered a handoff with this non-zero status.
+    HandoffRejected(u8),
 }
 
 impl XfrError {
@@ -78,6 +80,10 @@ impl XfrError {
             XfrError::CountMismatch { .. } => "count_mismatch",
             XfrError::DigestMismatch => "digest_mismatch",
             XfrError::Tsig(t) => t.kind(),
+            XfrError::HandoffRejected(1) => "handoff_malformed",
+            XfrError::HandoffRejected(2) => "handoff_overloaded",
+            XfrError::HandoffRejected(3) => "handoff_not_served",
+            XfrError::HandoffRejected(_) => "handoff_rejected",
         }
     }
 }
