@@ -417,6 +417,7 @@ impl Renderer {
         };
         out.extend_from_slice(&name[..literal_end]);
         if matched < labels {
+            debug_assert!(target as usize <= POINTER_OFFSET_MAX);
             out.extend_from_slice(&(0xC000 | target).to_be_bytes());
         }
         for i in 0..matched {
