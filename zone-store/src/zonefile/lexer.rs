@@ -64,6 +64,15 @@ static SPECIAL: [bool; 256] = {
     t
 };
 
+/// Bytes that need a look inside a quoted string: `"`, `\\` and newline.
+static QUOTED_SPECIAL: [bool; 256] = {
+    let mut t = [false; 256];
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t[b'\n' as usize] = true;
+    t
+};
+
 pub struct Lexer<'a> {
     text: &'a [u8],
     pos: usize,
@@ -194,6 +203,9 @@ impl<'a> Lexer<'a> {
                     let start = p + 1;
                     let mut q = start;
                     loop {
+                        while q < len && !QUOTED_SPECIAL[text[q] as usize] {
+                            q += 1;
+                        }
                         if q >= len || text[q] == b'\n' {
                             return Err(LexError {
                                 line: self.line,

@@ -90,10 +90,14 @@ pub fn ttl(b: &[u8]) -> Option<u32> {
 pub fn unescape_into(b: &[u8], out: &mut Vec<u8>) -> Result<(), &'static str> {
     let mut i = 0;
     while i < b.len() {
-        let c = b[i];
-        if c != b'\\' {
-            out.push(c);
-            i += 1;
+        if b[i] != b'\\' {
+            // Copy the run up to the next backslash at once.
+            let run = b[i..]
+                .iter()
+                .position(|&x| x == b'\\')
+                .unwrap_or(b.len() - i);
+            out.extend_from_slice(&b[i..i + run]);
+            i += run;
             continue;
         }
         match b.get(i + 1) {
