@@ -21,7 +21,7 @@
 //!
 //! Ordered sends: per connection at most one send in flight, and a [`TransferCursor`] whose
 //! progress counter is checked after every completion; each SENDMSG carries up to
-//! [`SEND_MESSAGES_MAX`] messages or about [`SEND_BYTES_MAX`] bytes. A reader that stops reading
+//! [`SEND_MESSAGES_MAX`] messages or about `limits.send_batch_bytes` bytes. A reader that stops reading
 //! leaves that one send pending (memory per transfer is constant) until the send timeout cuts it
 //! off.
 
@@ -47,8 +47,6 @@ use crate::zones::{SharedZones, Zone, ZoneSet};
 /// takes at once; more iovecs buy nothing (FINDINGS.md: one 64 KiB write stream reaches
 /// 4.3-5.6 GB/s on loopback).
 pub const SEND_MESSAGES_MAX: usize = 64;
-/// A batch stops taking messages once it holds this many bytes: a few socket buffers' worth.
-pub const SEND_BYTES_MAX: usize = 256 * 1024;
 /// Receive buffer per connection. Queries are at most a few hundred bytes (a question, an SOA
 /// for IXFR, an OPT, a TSIG); 2 KiB holds several pipelined ones. A larger frame is refused.
 pub const RECV_BYTES: usize = 2048;
@@ -799,6 +797,7 @@ impl Core {
     }
 
     fn kick_send(&mut self, index: usize, now: Instant) {
+        let batch_bytes = self.shared.limits.send_batch_bytes as usize;
         let slot = &mut self.slots[index];
         if slot.state != SlotState::Open || slot.send_pending {
             return;
@@ -825,7 +824,7 @@ impl Core {
                 &question[..*question_len],
                 &mut prefixes[..],
                 SEND_MESSAGES_MAX,
-                SEND_BYTES_MAX,
+                batch_bytes,
                 |piece| {
                     iov[used] = libc::iovec {
                         iov_base: piece.as_ptr() as *mut libc::c_void,
