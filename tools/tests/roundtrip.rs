@@ -71,7 +71,9 @@ fn ok(out: Output, what: &str) -> Output {
 /// `named-checkzone -D` of a zone file, as a set of normalised lines: comments dropped,
 /// whitespace collapsed, owner lowercased.
 fn checkzone_set(checkzone: &Path, origin: &str, zonefile: &Path) -> BTreeSet<String> {
+    // $INCLUDE paths are relative to the working directory (BIND): run where the zone is.
     let out = run(Command::new(checkzone)
+        .current_dir(zonefile.parent().unwrap())
         .args(POLICY_OFF)
         .args(["-D", "-o", "-", origin])
         .arg(zonefile));
@@ -118,16 +120,18 @@ fn roundtrip(
 ) -> usize {
     let store = dir.join("zone.store");
     ok(
-        xfr_zone(&[
-            "compile",
-            "--origin",
-            origin,
-            zonefile.to_str().unwrap(),
-            "-o",
-            store.to_str().unwrap(),
-            "--workers",
-            "2",
-        ]),
+        run(Command::new(XFR_ZONE)
+            .current_dir(zonefile.parent().unwrap())
+            .args([
+                "compile",
+                "--origin",
+                origin,
+                zonefile.to_str().unwrap(),
+                "-o",
+                store.to_str().unwrap(),
+                "--workers",
+                "2",
+            ])),
         &format!("compile {}", zonefile.display()),
     );
     let want = checkzone_set(checkzone, origin, zonefile);
@@ -412,24 +416,30 @@ fn malformed_zones_fail_with_file_and_line() {
             // Files without the marker are included by others.
             continue;
         };
-        let origin = text
-            .lines()
-            .find_map(|l| l.strip_prefix("; origin:"))
-            .map_or("example.com.", str::trim)
-            .to_string();
+        let header = |key: &str| {
+            text.lines()
+                .take_while(|l| l.starts_with(';'))
+                .find_map(|l| l.strip_prefix(key))
+                .map(|v| v.trim().to_string())
+        };
+        // The corpus README: every file is for the origin `example.`; an error inside an
+        // included file names that file (`; expect-file:`, relative to the corpus).
+        let origin = "example.";
+        let err_file = header("; expect-file:").map_or(file.clone(), |f| dir.join(f));
         let out = xfr_zone(&[
             "compile",
             "--origin",
-            &origin,
+            origin,
             file.to_str().unwrap(),
             "-o",
             tmp.path().join("m.store").to_str().unwrap(),
         ]);
         let stderr = String::from_utf8_lossy(&out.stderr);
-        let want = format!("{}:{line}:", file.display());
-        if out.status.success() || !stderr.contains(&want) {
+        let want = format!("{}:{line}:", err_file.display());
+        let message = header("; expect-error:").unwrap_or_default();
+        if out.status.success() || !stderr.contains(&want) || !stderr.contains(&message) {
             failures.push(format!(
-                "{}: exit {}, want {want:?} in stderr: {stderr}",
+                "{}: exit {}, want {want:?} and {message:?} in stderr: {stderr}",
                 file.display(),
                 out.status
             ));

@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, ensure, Context, Result};
 use clap::{Parser, Subcommand};
 use hickory_proto::op::Message;
+use hickory_proto::rr::Record as HRecord;
 use zone_store::compile::{compile, CompileOptions};
 use zone_store::store::Store;
 use zone_store::{rtype, Name};
@@ -244,19 +245,39 @@ fn cmd_dump(path: &Path, generic: bool) -> Result<()> {
         let (msg, base, ancount) = full_message(&store, i);
         let mut recs = wire::read_answers(&msg, base, ancount)
             .with_context(|| format!("message {i} of {n}"))?;
-        let decoded = match Message::from_vec(&msg) {
+        // hickory-proto's view of every record: from the whole message, or, where it rejects
+        // the message, record by record (it refuses any RDATA of length 0 outside UPDATE,
+        // which RFC 3597 allows: `TYPE65000 \# 0`, an empty APL).
+        let decoded: Vec<Option<HRecord>> = match Message::from_vec(&msg) {
             Ok(m) => {
-                check_agrees(&m, &recs).with_context(|| format!("message {i} of {n}"))?;
-                Some(m)
+                check_agrees(&m.answers, &recs).with_context(|| format!("message {i} of {n}"))?;
+                m.answers.into_iter().map(Some).collect()
             }
-            Err(e) => {
-                hickory_failures += 1;
-                eprintln!(
-                    "xfr-zone: warning: message {i}: hickory-proto cannot decode it ({e}); \
-                     its records are printed in generic form"
-                );
-                None
-            }
+            Err(_) => recs
+                .iter()
+                .map(|r| {
+                    let single = single_record_message(&store, r);
+                    match Message::from_vec(&single) {
+                        Ok(m) => {
+                            check_agrees(&m.answers, std::slice::from_ref(r))
+                                .with_context(|| format!("message {i} of {n}"))?;
+                            Ok(m.answers.into_iter().next())
+                        }
+                        Err(e) => {
+                            hickory_failures += 1;
+                            if hickory_failures <= HICKORY_FAILURES_SHOWN {
+                                eprintln!(
+                                    "xfr-zone: note: hickory-proto cannot decode {} {} ({e}); \
+                                     printed in generic form",
+                                    r.owner,
+                                    present::type_text(r.rtype)
+                                );
+                            }
+                            Ok(None)
+                        }
+                    }
+                })
+                .collect::<Result<_>>()?,
         };
         if i == 0 {
             let first = recs.first().context("the first message is empty")?;
@@ -277,8 +298,7 @@ fn cmd_dump(path: &Path, generic: bool) -> Result<()> {
             if generic {
                 present::write_generic(&mut text, rec);
             } else {
-                let h = decoded.as_ref().map(|m| &m.answers[j]);
-                present::write_default(&mut text, rec, h);
+                present::write_default(&mut text, rec, decoded[j].as_ref());
             }
         }
         records += recs.len() as u64;
@@ -292,23 +312,45 @@ fn cmd_dump(path: &Path, generic: bool) -> Result<()> {
     );
     if hickory_failures > 0 {
         // The records are still exact (the wire reader is strict); only the cross-check and
-        // the presentation form were lost for those messages.
+        // the presentation form were lost for them.
         eprintln!(
-            "xfr-zone: warning: hickory-proto could not decode {hickory_failures} of {n} messages"
+            "xfr-zone: note: hickory-proto could not decode {hickory_failures} records \
+             (printed in generic form)"
         );
     }
     Ok(())
 }
 
+/// Notes about records hickory-proto cannot decode, before they are only counted.
+const HICKORY_FAILURES_SHOWN: usize = 10;
+
+/// One record alone in a message (header, question, the record uncompressed), for
+/// hickory-proto when it rejects the message the record came in.
+fn single_record_message(store: &Store, r: &WireRecord) -> Vec<u8> {
+    let origin = store.origin().as_wire();
+    let mut buf = Vec::with_capacity(12 + origin.len() + 4 + r.uncompressed_bytes());
+    buf.extend_from_slice(&[0, 0, 0x84, 0x00, 0, 1, 0, 1, 0, 0, 0, 0]);
+    buf.extend_from_slice(origin);
+    buf.extend_from_slice(&rtype::AXFR.to_be_bytes());
+    buf.extend_from_slice(&store.class().to_be_bytes());
+    buf.extend_from_slice(r.owner.as_wire());
+    buf.extend_from_slice(&r.rtype.to_be_bytes());
+    buf.extend_from_slice(&r.class.to_be_bytes());
+    buf.extend_from_slice(&r.ttl.to_be_bytes());
+    buf.extend_from_slice(&(r.rdata.len() as u16).to_be_bytes());
+    buf.extend_from_slice(&r.rdata);
+    buf
+}
+
 /// hickory-proto must see the same records as the wire reader.
-fn check_agrees(m: &Message, recs: &[WireRecord]) -> Result<()> {
+fn check_agrees(answers: &[HRecord], recs: &[WireRecord]) -> Result<()> {
     ensure!(
-        m.answers.len() == recs.len(),
+        answers.len() == recs.len(),
         "hickory-proto reads {} answers, the wire reader {}",
-        m.answers.len(),
+        answers.len(),
         recs.len()
     );
-    for (h, r) in m.answers.iter().zip(recs) {
+    for (h, r) in answers.iter().zip(recs) {
         let mut owner = Vec::with_capacity(r.owner.wire_len());
         let mut enc = hickory_proto::serialize::binary::BinEncoder::new(&mut owner);
         enc.set_name_encoding(hickory_proto::serialize::binary::NameEncoding::Uncompressed);

@@ -54,7 +54,8 @@ pub fn class_text(class: u16) -> String {
     }
 }
 
-fn type_text(ty: u16) -> String {
+/// The mnemonic, or `TYPEnnn` (RFC 3597 section 5).
+pub fn type_text(ty: u16) -> String {
     match rtype::mnemonic(ty) {
         Some(m) => m.to_string(),
         None => format!("TYPE{ty}"),
