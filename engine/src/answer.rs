@@ -145,3 +145,180 @@ pub fn answer(
         _ => rcode(out, RCODE_NOTIMP),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::acl::Acl;
+    use crate::zones::Zone;
+    use xfr_proto::wire::{RCODE_FORMERR, RCODE_REFUSED};
+
+    fn zones(acl: Acl) -> (tempfile::TempDir, ZoneSet) {
+        let dir = tempfile::tempdir().unwrap();
+        let origin = zone_store::Name::parse("example.com.", None).unwrap();
+        let file = crate::config::example_zone();
+        let out = dir.path().join("example.com.store");
+        zone_store::compile::compile(&file, &origin, &out, &Default::default()).unwrap();
+        let store = Arc::new(zone_store::store::Store::open(&out).unwrap());
+        let zone = Arc::new(Zone {
+            origin,
+            file,
+            allow_transfer: acl,
+            store,
+        });
+        (dir, ZoneSet::new(vec![zone]))
+    }
+
+    fn query(qtype: u16, class: u16, ixfr_serial: Option<u32>) -> Vec<u8> {
+        let mut m = vec![
+            0xAB,
+            0xCD,
+            0x01,
+            0x00,
+            0,
+            1,
+            0,
+            0,
+            0,
+            ixfr_serial.is_some() as u8,
+            0,
+            0,
+        ];
+        m.extend_from_slice(b"\x07EXAMPLE\x03com\x00");
+        m.extend_from_slice(&qtype.to_be_bytes());
+        m.extend_from_slice(&class.to_be_bytes());
+        if let Some(serial) = ixfr_serial {
+            m.extend_from_slice(&[0xC0, 12, 0, 6, 0, 1, 0, 0, 0, 0, 0, 22, 0, 0]);
+            m.extend_from_slice(&serial.to_be_bytes());
+            m.extend_from_slice(&[0; 16]);
+        }
+        m
+    }
+
+    fn rcode_of(a: &Answer) -> Option<u8> {
+        match a {
+            Answer::Reply { rcode, .. } => Some(*rcode),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn policy_table() {
+        let (_dir, set) = zones(Acl::loopback());
+        let lo: IpAddr = "127.0.0.1".parse().unwrap();
+        let mapped: IpAddr = "::ffff:127.0.0.1".parse().unwrap();
+        let far: IpAddr = "192.0.2.1".parse().unwrap();
+        let mut out = [0u8; 1024];
+        let mut ask = |q: &[u8], t: Transport, peer: IpAddr, full: bool| {
+            answer(&set, q, &mut out, t, peer, full)
+        };
+
+        assert!(matches!(
+            ask(&query(TYPE_AXFR, CLASS_IN, None), Transport::Tcp, lo, false),
+            Answer::Transfer(_)
+        ));
+        assert!(matches!(
+            ask(
+                &query(TYPE_AXFR, CLASS_IN, None),
+                Transport::Tcp,
+                mapped,
+                false
+            ),
+            Answer::Transfer(_)
+        ));
+        // ACL before quota: a refused client never sees SERVFAIL.
+        assert_eq!(
+            rcode_of(&ask(
+                &query(TYPE_AXFR, CLASS_IN, None),
+                Transport::Tcp,
+                far,
+                true
+            )),
+            Some(RCODE_REFUSED)
+        );
+        assert_eq!(
+            rcode_of(&ask(
+                &query(TYPE_AXFR, CLASS_IN, None),
+                Transport::Tcp,
+                lo,
+                true
+            )),
+            Some(RCODE_SERVFAIL)
+        );
+        assert_eq!(
+            rcode_of(&ask(
+                &query(TYPE_AXFR, CLASS_IN, None),
+                Transport::Udp,
+                lo,
+                false
+            )),
+            Some(RCODE_NOTIMP)
+        );
+        // SOA to anyone; IXFR at the current serial or over UDP: the SOA alone.
+        assert_eq!(
+            rcode_of(&ask(
+                &query(TYPE_SOA, CLASS_IN, None),
+                Transport::Udp,
+                far,
+                false
+            )),
+            Some(0)
+        );
+        assert_eq!(
+            rcode_of(&ask(
+                &query(TYPE_IXFR, CLASS_IN, Some(1)),
+                Transport::Udp,
+                lo,
+                false
+            )),
+            Some(0)
+        );
+        assert_eq!(
+            rcode_of(&ask(
+                &query(TYPE_IXFR, CLASS_IN, Some(2026112301)),
+                Transport::Tcp,
+                lo,
+                false
+            )),
+            Some(0)
+        );
+        match ask(
+            &query(TYPE_IXFR, CLASS_IN, Some(1)),
+            Transport::Tcp,
+            lo,
+            false,
+        ) {
+            Answer::Transfer(t) => assert_eq!(t.served, "IXFR as AXFR"),
+            other => panic!("{other:?}"),
+        }
+        // Another class is not a served zone; other types are not implemented.
+        assert_eq!(
+            rcode_of(&ask(&query(TYPE_AXFR, 3, None), Transport::Tcp, lo, false)),
+            Some(RCODE_NOTAUTH)
+        );
+        assert_eq!(
+            rcode_of(&ask(&query(TYPE_SOA, 3, None), Transport::Udp, lo, false)),
+            Some(RCODE_REFUSED)
+        );
+        assert_eq!(
+            rcode_of(&ask(&query(1, CLASS_IN, None), Transport::Udp, lo, false)),
+            Some(RCODE_NOTIMP)
+        );
+        // Malformed: FORMERR; a response: nothing.
+        assert_eq!(
+            rcode_of(&ask(
+                &query(TYPE_IXFR, CLASS_IN, None),
+                Transport::Tcp,
+                lo,
+                false
+            )),
+            Some(RCODE_FORMERR)
+        );
+        let mut response = query(TYPE_SOA, CLASS_IN, None);
+        response[2] |= 0x80;
+        assert!(matches!(
+            ask(&response, Transport::Udp, lo, false),
+            Answer::Drop
+        ));
+    }
+}

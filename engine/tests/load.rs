@@ -279,7 +279,7 @@ fn readers_that_stop_reading_are_cut_off_and_memory_stays_bounded() {
         );
     }
     // The server still serves a reader that reads (framing only: a debug-build decoder would
-    // itself be slower than this test's 1 s send timeout).
+    // itself be slower than this test's 2 s send timeout).
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
     s.write_all(&framed(&query(99, "slow.example.", TYPE_AXFR, None)))
