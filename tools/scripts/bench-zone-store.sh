@@ -4,6 +4,8 @@
 # what knotd and nsd send for the same zone.
 #
 # Usage: tools/scripts/bench-zone-store.sh [RECORDS] [RUNS]     (defaults: 1000000, 5)
+#        XFRD=path/to/xfrd tools/scripts/bench-zone-store.sh   also counts what a running xfrd
+#                                                             sends (must equal inspect's figure)
 #
 # Noise control: release build made before any timing; each timed command runs RUNS times in a
 # row and the median is reported (min and max too); the zone file and store live in a temp dir
@@ -20,6 +22,8 @@ ORIGIN=example.com.
 SEED=1
 KNOT_PORT=${KNOT_PORT:-53531}
 NSD_PORT=${NSD_PORT:-53532}
+XFRD_PORT=${XFRD_PORT:-53533}
+XFRD=${XFRD:-}
 export PATH="$PATH:/usr/sbin:/sbin"
 
 for tool in knotd nsd python3; do
@@ -143,10 +147,20 @@ wait_soa() { # port name: until the server answers the zone's SOA (bounded: 120 
     echo "bench: $2 did not serve $ORIGIN within 120 s" >&2
     return 1
 }
+if [ -n "$XFRD" ]; then
+    mkdir -p "$TMP/xfrd"
+    "$XFRD" serve --listen "127.0.0.1:$XFRD_PORT" --zone "$ORIGIN=$ZONE" --store-dir "$TMP/xfrd" \
+        --cores 1 >"$TMP/xfrd/log" 2>&1 &
+    PIDS+=($!)
+fi
 wait_soa "$KNOT_PORT" knotd || { cat "$TMP/knot/log" >&2; exit 1; }
 wait_soa "$NSD_PORT" nsd || { cat "$TMP/nsd/log" >&2; exit 1; }
 
 echo "## AXFR bytes on the wire (tools/scripts/axfr-count.py, length prefixes included)"
 echo "xfrd (inspect): $(awk '/^wire bytes:/ {print $3}' "$TMP/inspect.out") bytes, $(awk '/^messages:/ {print $2}' "$TMP/inspect.out") messages"
+if [ -n "$XFRD" ]; then
+    wait_soa "$XFRD_PORT" xfrd || { cat "$TMP/xfrd/log" >&2; exit 1; }
+    echo "xfrd (live): $(python3 tools/scripts/axfr-count.py 127.0.0.1 "$XFRD_PORT" "$ORIGIN")"
+fi
 echo "knotd: $(python3 tools/scripts/axfr-count.py 127.0.0.1 "$KNOT_PORT" "$ORIGIN")"
 echo "nsd: $(python3 tools/scripts/axfr-count.py 127.0.0.1 "$NSD_PORT" "$ORIGIN")"
