@@ -233,7 +233,7 @@ fn readers_that_stop_reading_are_cut_off_and_memory_stays_bounded() {
         dir.path(),
         port,
         &[("slow.example.", &zone)],
-        "send_timeout_ms = 1000",
+        "send_timeout_ms = 2000",
     );
     let x = Xfrd::start(
         dir.path(),
