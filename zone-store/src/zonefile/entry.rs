@@ -214,6 +214,10 @@ pub fn parse_text(
     out: &mut Out,
     sc: &mut Scratch,
 ) -> Result<(), Stop> {
+    if text.len() > u32::MAX as usize {
+        // Token offsets are u32 to keep tokens small.
+        return Err(err(file, 0, "file larger than 4 GiB"));
+    }
     let mut lx = Lexer::new(text, first_line);
     loop {
         let entry = match lx.next_entry(&mut sc.toks) {

@@ -443,6 +443,16 @@ mod tests {
     }
 
     #[test]
+    fn crlf_tabs_and_no_final_newline() {
+        let z = parse(
+            "$TTL 1h\r\n@\tSOA\tns hm ( 1 2 3\r\n 4 5 )\r\n\tNS ns.example.net.\r\na A 192.0.2.1",
+        )
+        .unwrap();
+        assert_eq!(z.records.len(), 3);
+        assert_eq!(z.records[2].rdata[..], [192, 0, 2, 1]);
+    }
+
+    #[test]
     fn zone_checks() {
         let e = parse("$TTL 1\na A 1.2.3.4\n").unwrap_err();
         assert!(e.message.contains("no SOA"), "{e}");

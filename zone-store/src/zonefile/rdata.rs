@@ -148,7 +148,14 @@ pub fn parse(
     if let Some(t) = c.peek() {
         if !t.quoted && tok_bytes(c.text, t) == b"\\#" {
             c.pos += 1;
+            let line = c.here();
             generic(c, out, scratch)?;
+            if let Err(e) = check_generic(rtype_num, out) {
+                return fail(
+                    line,
+                    format!("RFC 3597 RDATA is not valid for this type: {e}"),
+                );
+            }
             return finish(c, out);
         }
     }
@@ -391,6 +398,46 @@ fn generic(c: &mut Cursor<'_>, out: &mut Vec<u8>, scratch: &mut Vec<u8>) -> PRes
         );
     }
     Ok(())
+}
+
+/// Checks the wire form of generic RDATA for the types whose layout is simple and that the rest
+/// of the store reads (SOA for its serial, names for compression); BIND checks all types.
+fn check_generic(t: u16, w: &[u8]) -> Result<(), &'static str> {
+    use crate::name::wire_name_len;
+    let name_at = |pos: usize| -> Result<usize, &'static str> {
+        let rest = w.get(pos..).ok_or("truncated")?;
+        wire_name_len(rest).map_err(|_| "bad domain name")
+    };
+    let exact = |ok: bool| if ok { Ok(()) } else { Err("wrong length") };
+    match t {
+        rtype::A => exact(w.len() == 4),
+        rtype::AAAA => exact(w.len() == 16),
+        rtype::NS
+        | rtype::CNAME
+        | rtype::DNAME
+        | rtype::PTR
+        | rtype::MD
+        | rtype::MF
+        | rtype::MB
+        | rtype::MG
+        | rtype::MR => exact(name_at(0)? == w.len()),
+        rtype::MX | rtype::KX | rtype::AFSDB | rtype::RT => {
+            exact(w.len() > 2 && 2 + name_at(2)? == w.len())
+        }
+        rtype::SOA => {
+            let m = name_at(0)?;
+            let r = name_at(m)?;
+            exact(m + r + 20 == w.len())
+        }
+        rtype::TXT | rtype::SPF => {
+            let mut i = 0;
+            while i < w.len() {
+                i += 1 + w[i] as usize;
+            }
+            exact(i == w.len() && !w.is_empty())
+        }
+        _ => Ok(()),
+    }
 }
 
 fn hex_rest(
@@ -1002,6 +1049,12 @@ pub(super) mod tests {
             .unwrap_err()
             .contains("mismatch"));
         assert!(wire(65000, "x 0A000001").is_err());
+        // Generic RDATA of a known type must have that type's layout.
+        assert!(wire(rtype::A, "x \\# 3 0A0000").is_err());
+        assert!(wire(rtype::SOA, "x \\# 0").is_err());
+        assert!(wire(rtype::NS, "x \\# 2 0100").is_err());
+        assert!(wire(rtype::MX, "x \\# 3 000a00").is_ok());
+        assert!(wire(rtype::TXT, "x \\# 2 0561").is_err());
     }
 
     #[test]
