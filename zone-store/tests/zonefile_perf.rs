@@ -6,7 +6,7 @@
 //! ```
 //! `ZONEFILE_PERF_RECORDS` changes the size (default 1,000,000) and `ZONEFILE_PERF_RUNS` the
 //! repetitions (default 5; the median is printed); `ZONEFILE_PERF_PATH` keeps the zone text
-//! at that path (for profiling).
+//! at that path (for profiling); `ZONEFILE_PERF_THREADS` lists thread counts (default `1,2`).
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -54,7 +54,12 @@ fn parse_time_of_a_generated_zone() {
         stats.bytes as f64 / 1e6
     );
     let mut reference = None;
-    for threads in [1, 2] {
+    let thread_counts: Vec<usize> = std::env::var("ZONEFILE_PERF_THREADS")
+        .unwrap_or_else(|_| "1,2".into())
+        .split(',')
+        .filter_map(|t| t.trim().parse().ok())
+        .collect();
+    for threads in thread_counts {
         let mut times = Vec::new();
         for _ in 0..runs {
             let opts = ParseOptions {

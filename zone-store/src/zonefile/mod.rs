@@ -2,7 +2,7 @@
 //!
 //! What it owns: reading the main file and its `$INCLUDE`s, the directives (`$ORIGIN`, `$TTL`,
 //! `$INCLUDE` with or without an origin), the record fields (owner, TTL with units, class,
-//! type, in either order), every RDATA presentation format in [`rdata`] (RFC 3597 generic
+//! type, in either order), every RDATA presentation format in `rdata` (RFC 3597 generic
 //! RDATA for any type), and the zone-level checks: class, one SOA at the apex, out-of-zone data
 //! skipped with a warning (as BIND and Knot do). What it does not own: ordering, deduplication
 //! or rendering of records; the result keeps file order, includes expanded in place.
@@ -11,6 +11,18 @@
 //! nothing. Where RFCs leave room, BIND 9 is the reference (see `tests/zonefile_vs_named.rs`),
 //! with one deliberate difference: a relative `$INCLUDE` path is resolved against the including
 //! file's directory (as Knot does), not against the process's working directory (BIND).
+//!
+//! # Known differences from BIND 9.18 (named-checkzone)
+//! - Relative `$INCLUDE` paths: against the including file's directory (BIND: working dir).
+//! - `$GENERATE` is not supported (an error naming the line).
+//! - RFC 3597 `\#` RDATA of a known type is checked against that type's layout only for A,
+//!   AAAA, single-name types, MX-like types, SOA and TXT/SPF; BIND checks every type.
+//! - Error lines: an unclosed `(` is reported at the line where its record starts (BIND: end
+//!   of file); bad base64/hex at the line where the encoded field starts (BIND: its end).
+//! - Zone-content policy is not checked here: duplicate records are kept, RRsets whose records
+//!   carry different TTLs keep them (BIND rewrites them to the first TTL), CNAME next to other
+//!   data and missing glue are not reported. Those need the whole zone grouped by owner and
+//!   type, which the build does anyway.
 //!
 //! # Parallel parse
 //! With `threads > 1` and a large file, the main file is cut into chunks at lines that start
