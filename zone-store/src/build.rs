@@ -11,6 +11,7 @@
 //! same for any number of workers.
 
 mod group;
+mod sys;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
