@@ -48,6 +48,12 @@ pub struct FileConfig {
     pub cores: Option<usize>,
     #[serde(default)]
     pub store_dir: Option<PathBuf>,
+    /// Unix socket for handoff protocol v1 (DESIGN.md); absent: no handoff.
+    #[serde(default)]
+    pub handoff: Option<PathBuf>,
+    /// Peer uids allowed on the handoff socket; absent: xfrd's own effective uid.
+    #[serde(default)]
+    pub handoff_uids: Option<Vec<u32>>,
     #[serde(default)]
     pub log: LogConfig,
     #[serde(default)]
@@ -137,6 +143,8 @@ pub struct Config {
     pub listen: Vec<SocketAddr>,
     pub cores: usize,
     pub store_dir: PathBuf,
+    pub handoff: Option<PathBuf>,
+    pub handoff_uids: Vec<u32>,
     pub log_level: String,
     pub limits: Limits,
     pub zones: Vec<ZoneConfig>,
@@ -150,6 +158,7 @@ pub struct CliOverrides {
     pub zones: Vec<String>,
     pub cores: Option<usize>,
     pub store_dir: Option<PathBuf>,
+    pub handoff: Option<PathBuf>,
 }
 
 /// The bundled example zone, served when nothing else is configured.
@@ -269,6 +278,10 @@ pub fn resolve(cli: &CliOverrides) -> Result<Config> {
             .clone()
             .or(file.store_dir.map(|d| base.join(d)))
             .unwrap_or_else(default_store_dir),
+        handoff: cli.handoff.clone().or(file.handoff.map(|h| base.join(h))),
+        handoff_uids: file
+            .handoff_uids
+            .unwrap_or_else(|| vec![crate::sys::euid()]),
         log_level: file.log.level,
         limits,
         zones,

@@ -43,6 +43,9 @@ use crate::config::Limits;
 use crate::sys;
 use crate::zones::{SharedZones, Zone, ZoneSet};
 
+mod handoff;
+use handoff::Handoff;
+
 /// Messages per SENDMSG. 64 messages of ~16 KiB is about 1 MiB, more than a socket buffer
 /// takes at once; more iovecs buy nothing (FINDINGS.md: one 64 KiB write stream reaches
 /// 4.3-5.6 GB/s on loopback).
@@ -86,6 +89,12 @@ enum Kind {
     CloseOrphan,
     CloseControl,
     CancelControl,
+    HandoffAccept,
+    HandoffAcceptResume,
+    HandoffRecv,
+    HandoffSend,
+    HandoffCancel,
+    HandoffClose,
 }
 
 impl Kind {
@@ -105,6 +114,12 @@ impl Kind {
             CloseOrphan,
             CloseControl,
             CancelControl,
+            HandoffAccept,
+            HandoffAcceptResume,
+            HandoffRecv,
+            HandoffSend,
+            HandoffCancel,
+            HandoffClose,
         ]
         .into_iter()
         .find(|k| *k as u8 == v)
@@ -254,6 +269,8 @@ pub struct Shared {
     /// A second signal: close everything now.
     pub stop_now: AtomicBool,
     pub limits: Limits,
+    /// Peer uids allowed on the handoff socket.
+    pub handoff_uids: Vec<u32>,
 }
 
 /// The sockets a core serves, created (and bound) before the core starts.
@@ -261,6 +278,8 @@ pub struct Shared {
 pub struct CoreSockets {
     pub tcp: Vec<OwnedFd>,
     pub udp: Vec<OwnedFd>,
+    /// The handoff Unix listener (core 0 only).
+    pub handoff: Option<OwnedFd>,
 }
 
 pub struct Core {
@@ -274,6 +293,7 @@ pub struct Core {
     free: Vec<u32>,
     listeners: Vec<Listener>,
     udp: Vec<UdpSock>,
+    handoff: Handoff,
     backlog: std::collections::VecDeque<squeue::Entry>,
     tick_ts: Box<types::Timespec>,
     pause_ts: Box<types::Timespec>,
@@ -299,6 +319,7 @@ impl Core {
         let slots_count = shared.limits.max_connections_per_core as usize;
         let slots: Vec<Slot> = (0..slots_count).map(|_| Slot::new(now)).collect();
         let free = (0..slots_count as u32).rev().collect();
+        let handoff = Handoff::new(sockets.handoff);
         let listeners = sockets
             .tcp
             .into_iter()
@@ -340,6 +361,7 @@ impl Core {
             free,
             listeners,
             udp,
+            handoff,
             backlog: std::collections::VecDeque::with_capacity(backlog_cap),
             tick_ts: Box::new(types::Timespec::new().nsec((TICK_MS * 1_000_000) as u32)),
             pause_ts: Box::new(types::Timespec::new().nsec((ACCEPT_PAUSE_MS * 1_000_000) as u32)),
@@ -394,6 +416,7 @@ impl Core {
                 self.arm_udp_recv(s, b);
             }
         }
+        self.arm_handoff_accept();
         self.arm_tick();
         let mut completions: Vec<(u64, i32, u32)> = Vec::with_capacity(4 * RING_ENTRIES as usize);
         loop {
@@ -465,6 +488,11 @@ impl Core {
                 if !self.fds_closed {
                     self.arm_tick();
                 }
+            }
+            Kind::HandoffAccept => self.on_handoff_accept(res, flags),
+            Kind::HandoffAcceptResume => self.on_handoff_accept_resume(),
+            Kind::HandoffRecv | Kind::HandoffSend | Kind::HandoffCancel | Kind::HandoffClose => {
+                self.on_front_end_op(kind, generation, index as usize, res, now)
             }
             Kind::CloseOrphan | Kind::CloseControl | Kind::CancelControl => {
                 self.control_in_flight -= 1;
@@ -586,6 +614,12 @@ impl Core {
                 return;
             }
         };
+        self.open_slot(index, fd, peer, now);
+        self.arm_recv(index as usize);
+    }
+
+    /// Makes free slot `index` an open connection on `fd`.
+    fn open_slot(&mut self, index: u32, fd: RawFd, peer: IpAddr, now: Instant) {
         let slot = &mut self.slots[index as usize];
         assert_eq!(slot.state, SlotState::Free);
         assert_eq!(slot.ops_in_flight, 0);
@@ -600,7 +634,6 @@ impl Core {
         slot.last_activity = now;
         slot.send_progress_at = now;
         self.connections_open += 1;
-        self.arm_recv(index as usize);
     }
 
     // ---- UDP ----
@@ -1040,6 +1073,16 @@ impl Core {
                     self.push(e);
                 }
             }
+            if self.handoff.listener.as_ref().is_some_and(|l| l.armed) {
+                let e = opcode::AsyncCancel::new(user_data(Kind::HandoffAccept, 0, 0))
+                    .build()
+                    .user_data(user_data(Kind::CancelControl, 0, 0));
+                self.control_in_flight += 1;
+                self.push(e);
+            }
+            for i in 0..self.handoff.front_ends.len() {
+                self.close_front_end(i);
+            }
             for index in 0..self.slots.len() {
                 if self.slots[index].state == SlotState::Open && !self.slots[index].busy() {
                     self.start_close(index);
@@ -1051,7 +1094,8 @@ impl Core {
         }
         if self.stopping && !self.fds_closed && self.connections_open == 0 {
             let sockets_idle = self.listeners.iter().all(|l| !l.armed && !l.resume_pending)
-                && self.udp.iter().all(|u| u.in_flight == 0);
+                && self.udp.iter().all(|u| u.in_flight == 0)
+                && self.handoff.idle();
             if sockets_idle {
                 self.fds_closed = true;
                 let fds: Vec<RawFd> = self
@@ -1059,6 +1103,7 @@ impl Core {
                     .iter()
                     .map(|l| l.fd)
                     .chain(self.udp.iter().map(|u| u.fd))
+                    .chain(self.handoff.listener.as_ref().map(|l| l.fd))
                     .collect();
                 for fd in fds {
                     let e = opcode::Close::new(types::Fd(fd))

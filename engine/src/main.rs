@@ -43,6 +43,9 @@ struct ServeArgs {
     /// Where compiled stores live (default: $XDG_CACHE_HOME/xfrd, ~/.cache/xfrd or a temp dir).
     #[arg(long, value_name = "DIR")]
     store_dir: Option<PathBuf>,
+    /// Unix socket on which front ends hand off client connections (handoff protocol v1).
+    #[arg(long, value_name = "PATH")]
+    handoff: Option<PathBuf>,
     /// Check the configuration and the kernel's io_uring, then exit.
     #[arg(long)]
     check: bool,
@@ -60,6 +63,7 @@ fn main() -> Result<()> {
         zones: args.zone,
         cores: args.cores,
         store_dir: args.store_dir,
+        handoff: args.handoff,
     };
     let cfg = config::resolve(&overrides)?;
     let filter =

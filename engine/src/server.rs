@@ -53,6 +53,7 @@ pub fn serve(cli: CliOverrides, cfg: Config) -> Result<()> {
         stop: AtomicBool::new(false),
         stop_now: AtomicBool::new(false),
         limits: cfg.limits,
+        handoff_uids: cfg.handoff_uids.clone(),
     });
 
     // Sockets: bind every address on every core. Port 0 is resolved by the first bind and
@@ -63,6 +64,7 @@ pub fn serve(cli: CliOverrides, cfg: Config) -> Result<()> {
         let mut sockets = CoreSockets {
             tcp: Vec::new(),
             udp: Vec::new(),
+            handoff: None,
         };
         for addr in listen.iter_mut() {
             let tcp = sys::tcp_listener(addr, cfg.limits.listen_backlog)
@@ -75,6 +77,9 @@ pub fn serve(cli: CliOverrides, cfg: Config) -> Result<()> {
             sockets.udp.push(udp);
         }
         per_core.push(sockets);
+    }
+    if let (Some(path), Some(first)) = (&cfg.handoff, per_core.first_mut()) {
+        first.handoff = Some(handoff_listener(path)?);
     }
 
     let core_ids = core_affinity::get_core_ids().unwrap_or_default();
@@ -98,6 +103,7 @@ pub fn serve(cli: CliOverrides, cfg: Config) -> Result<()> {
     let addrs: Vec<String> = listen.iter().map(ToString::to_string).collect();
     tracing::info!(listen = %addrs.join(" "), cores = cfg.cores, store_dir = %cfg.store_dir.display(), "xfrd serving");
 
+    let handoff_path = cfg.handoff.clone();
     {
         let shared = shared.clone();
         std::thread::Builder::new()
@@ -117,11 +123,29 @@ pub fn serve(cli: CliOverrides, cfg: Config) -> Result<()> {
         shared.stop.store(true, Ordering::Release);
         shared.stop_now.store(true, Ordering::Release);
     }
+    if let Some(path) = &handoff_path {
+        let _ = std::fs::remove_file(path);
+    }
     if let Some(e) = failed {
         return Err(e);
     }
     tracing::info!("xfrd stopped");
     Ok(())
+}
+
+/// The handoff Unix listener; a stale socket file left by a previous run is replaced, any
+/// other file at the path is an error.
+fn handoff_listener(path: &std::path::Path) -> Result<std::os::fd::OwnedFd> {
+    use std::os::unix::fs::FileTypeExt;
+    if let Ok(meta) = std::fs::symlink_metadata(path) {
+        if !meta.file_type().is_socket() {
+            bail!("handoff path {} exists and is not a socket", path.display());
+        }
+        std::fs::remove_file(path).with_context(|| format!("removing stale {}", path.display()))?;
+    }
+    let listener = std::os::unix::net::UnixListener::bind(path)
+        .with_context(|| format!("listening on handoff socket {}", path.display()))?;
+    Ok(listener.into())
 }
 
 fn signal_loop(cli: CliOverrides, cfg: Config, shared: Arc<Shared>) {

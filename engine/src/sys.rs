@@ -274,3 +274,53 @@ pub fn release_free_memory() {
         libc::malloc_trim(0);
     }
 }
+
+/// The uid of the process at the other end of a Unix socket (SO_PEERCRED).
+pub fn peer_uid(fd: RawFd) -> io::Result<u32> {
+    // SAFETY: zeroed ucred is valid; getsockopt writes at most `len` bytes into it.
+    let mut cred: libc::ucred = unsafe { zeroed() };
+    let mut len = size_of::<libc::ucred>() as libc::socklen_t;
+    // SAFETY: pointers to live locals with the right length.
+    cvt(unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_PEERCRED,
+            (&mut cred as *mut libc::ucred).cast(),
+            &mut len,
+        )
+    })?;
+    Ok(cred.uid)
+}
+
+/// True when `fd` is a stream socket (SO_TYPE is SOCK_STREAM).
+pub fn is_stream_socket(fd: RawFd) -> bool {
+    let mut kind: libc::c_int = 0;
+    let mut len = size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: pointers to live locals with the right length.
+    let rc = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_TYPE,
+            (&mut kind as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    };
+    rc == 0 && kind == libc::SOCK_STREAM
+}
+
+/// This process's effective uid.
+pub fn euid() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+/// Takes ownership of the descriptors an io_uring RECVMSG delivered in `msg`'s control data.
+/// Called exactly once per completed RECVMSG, before the msghdr is reused.
+pub fn take_received_fds(msg: &libc::msghdr) -> Vec<OwnedFd> {
+    // SAFETY: the core calls this once per completed RECVMSG on a msghdr the kernel just filled
+    // (control pointer and length describe the received control data, the buffer is alive in
+    // the front-end slot), and nothing else takes those descriptors.
+    unsafe { xfr_handoff::sys::fds_from_control(msg) }
+}
