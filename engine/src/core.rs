@@ -1,5 +1,6 @@
 //! One serving core: a pinned thread owning an io_uring ring, its SO_REUSEPORT TCP listeners and
-//! UDP sockets, and a fixed table of connection slots.
+//! UDP sockets, and a fixed table of connection slots (on core 0 also the handoff socket and its
+//! front-end table: `handoff.rs`).
 //!
 //! Loop: reap (copy every completion out of the ring), dispatch (handle each; handlers only
 //! push new entries), submit (and wait for at least one completion). A full submission queue

@@ -2,7 +2,8 @@
 //!
 //! What it owns: configuration ([`config`]), access lists ([`acl`]), the zones being served and
 //! their reload ([`zones`]), the answer policy ([`answer`]), the per-core io_uring driver
-//! ([`core`]), start-up, signals and shutdown ([`server`]). The only `unsafe` is in [`sys`].
+//! ([`core`], with handoff protocol v1 receipt in its `handoff` child module), start-up, signals
+//! and shutdown ([`server`]). The only `unsafe` is in [`sys`].
 //! What it does not own: zone parsing and the store format (`zone-store`), query parsing,
 //! framing and the transfer cursor (`xfr-proto`, sans-IO).
 
