@@ -474,25 +474,33 @@ fn record(
             ttl = Some(v);
             continue;
         }
-        if !class_seen {
-            if let Some(c) = class_of(b) {
-                if c != env.class {
-                    return Err(err(
-                        file,
-                        t.line,
-                        format!("class '{}' does not match the zone's class", show(b)),
-                    ));
+        // `IN` is the common case; other class names are looked up only when the token is not
+        // a type (no class name is a type but ANY, which is an error either way).
+        let class = if class_seen {
+            None
+        } else if b.eq_ignore_ascii_case(b"IN") {
+            Some(1)
+        } else {
+            None
+        };
+        let class = match (class, type_of(b)) {
+            (Some(c), _) => c,
+            (None, Some(v)) => break v,
+            (None, None) => match class_of(b).filter(|_| !class_seen) {
+                Some(c) => c,
+                None => {
+                    return Err(err(file, t.line, format!("unknown RR type '{}'", show(b))));
                 }
-                class_seen = true;
-                continue;
-            }
+            },
+        };
+        if class != env.class {
+            return Err(err(
+                file,
+                t.line,
+                format!("class '{}' does not match the zone's class", show(b)),
+            ));
         }
-        match type_of(b) {
-            Some(v) => break v,
-            None => {
-                return Err(err(file, t.line, format!("unknown RR type '{}'", show(b))));
-            }
-        }
+        class_seen = true;
     };
     if rtype::is_meta(rtype) {
         return Err(err(
