@@ -34,6 +34,17 @@ trap 'rm -f "$section"' EXIT
     echo "![throughput and latency per server](bench/results/compare.svg)"
     echo
     cat "$out/compare.md"
+    for f in "$out"/flamegraph-*.svg; do
+        [ -e "$f" ] || continue
+        name=$(basename "$f" .svg)
+        echo
+        echo "Profile \`$name\` (\`bench/scripts/flamegraph.sh\`, perf cpu-clock under \`xfr-bench axfr\`"
+        echo "at concurrency 8; taken separately from the run above): [$f]($f). Hottest frames by self time:"
+        echo
+        echo '```'
+        head -12 "$out/$name.txt" 2>/dev/null || true
+        echo '```'
+    done
 } > "$section"
 awk -v sec="$section" '
     /<!-- compare:begin -->/ { print; while ((getline l < sec) > 0) print l; skip = 1; next }

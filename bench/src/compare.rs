@@ -342,6 +342,8 @@ fn start_pinned(name: &str, cmd: Command, core: usize, log: PathBuf) -> anyhow::
 struct ServerResult {
     name: String,
     version: String,
+    /// The server's process id while it ran (it is stopped before the report is written).
+    pid: u32,
     load_s: f64,
     large_records: u64,
     large_digest: String,
@@ -633,6 +635,7 @@ pub fn run(a: CompareArgs) -> anyhow::Result<()> {
         results.push(ServerResult {
             name: name.clone(),
             version,
+            pid: server.pid(),
             load_s,
             large_records: vl.verify.as_ref().map(|v| v.records).unwrap_or(0),
             large_digest: digest(&vl),
@@ -942,6 +945,42 @@ fn markdown(r: &CompareReport, a: &CompareArgs, took: Duration) -> String {
         srv.iter().map(|x| x.peak_rss_mib).collect(),
         &f0,
     );
+    let _ = writeln!(s);
+    // Is the harness cheaper than what it measures? Listed per throughput workload.
+    let mut heavier = Vec::new();
+    for x in srv {
+        let mut runs: Vec<(String, &Report)> = vec![("large AXFR".into(), &x.large_axfr)];
+        for (i, c) in a.concurrency.iter().enumerate() {
+            if let Some(r) = x.small.get(i) {
+                runs.push((format!("10k c={c}"), r));
+            }
+        }
+        runs.push(("SOA UDP".into(), &x.soa_udp));
+        for (w, r) in runs {
+            if r.client_cpu_s >= r.server_cpu_s.unwrap_or(0.0) {
+                heavier.push(format!(
+                    "{} {w} ({:.2} s vs {:.2} s)",
+                    x.name,
+                    r.client_cpu_s,
+                    r.server_cpu_s.unwrap_or(0.0)
+                ));
+            }
+        }
+    }
+    if heavier.is_empty() {
+        let _ = writeln!(
+            s,
+            "The client used less CPU than the server in every workload above."
+        );
+    } else {
+        let _ = writeln!(
+            s,
+            "The client used as much CPU as the server or more in: {}. There the \
+             throughput is a lower bound for the server: the client (one core, its time \
+             mostly the kernel copying received bytes) may have limited it.",
+            heavier.join(", ")
+        );
+    }
     let _ = writeln!(s);
     let agree_l = srv.iter().all(|x| x.large_digest == srv[0].large_digest);
     let agree_s = srv.iter().all(|x| x.small_digest == srv[0].small_digest);
