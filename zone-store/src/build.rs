@@ -98,7 +98,7 @@ impl std::fmt::Display for BuildWarning {
     }
 }
 
-/// Where a message's body lies in [`BuiltZone::bodies`].
+/// Where a message's body lies among all bodies laid back to back (as in the store file).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MessageEntry {
     pub offset: u64,
@@ -127,9 +127,13 @@ pub struct BuiltZone {
     pub record_count: u64,
     pub rrset_count: u64,
     pub duplicates_dropped: u64,
-    /// All message bodies back to back.
-    pub bodies: Vec<u8>,
     pub messages: Vec<MessageEntry>,
+    /// The bodies as the workers rendered them, one chunk per range; laid back to back they
+    /// are the store's bodies (kept apart to spare a copy of the whole zone).
+    chunks: Vec<Vec<u8>>,
+    /// Offset of each chunk among all bodies, and the chunk of each message.
+    chunk_starts: Vec<u64>,
+    chunk_of_message: Vec<u32>,
     pub sources: Vec<SourceFile>,
     pub warnings: Vec<BuildWarning>,
     pub timings: BuildTimings,
@@ -143,15 +147,22 @@ impl BuiltZone {
     /// Message `i`; panics if `i >= message_count()`.
     pub fn message(&self, i: usize) -> StoredMessage<'_> {
         let m = self.messages[i];
+        let c = self.chunk_of_message[i] as usize;
+        let at = (m.offset - self.chunk_starts[c]) as usize;
         StoredMessage {
-            body: &self.bodies[m.offset as usize..m.offset as usize + m.len as usize],
+            body: &self.chunks[c][at..at + m.len as usize],
             ancount: m.ancount,
         }
     }
 
+    /// All bodies back to back, in pieces.
+    pub fn body_chunks(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        self.chunks.iter().map(Vec::as_slice)
+    }
+
     /// Bytes of all bodies.
     pub fn body_bytes(&self) -> u64 {
-        self.bodies.len() as u64
+        self.chunks.iter().map(|c| c.len() as u64).sum()
     }
 
     /// Bytes an AXFR of this zone puts on a TCP stream: per message the 2-byte length, the
@@ -273,22 +284,24 @@ pub fn build_records(
         opts.workers,
     )?;
     // Prefix sum: each range's bodies follow the previous ones.
-    let total: usize = outputs.iter().map(|o| o.bodies.len()).sum();
-    let mut bodies = Vec::with_capacity(total);
     let mut messages = Vec::with_capacity(outputs.iter().map(|o| o.messages.len()).sum());
-    for o in &outputs {
-        let mut at = bodies.len() as u64;
+    let mut chunk_of_message = Vec::with_capacity(messages.capacity());
+    let mut chunk_starts = Vec::with_capacity(outputs.len());
+    let mut chunks = Vec::with_capacity(outputs.len());
+    let mut at = 0u64;
+    for (c, o) in outputs.into_iter().enumerate() {
+        chunk_starts.push(at);
         for m in &o.messages {
             messages.push(MessageEntry {
                 offset: at,
                 len: m.len,
                 ancount: m.ancount,
             });
+            chunk_of_message.push(c as u32);
             at += m.len as u64;
         }
-        bodies.extend_from_slice(&o.bodies);
+        chunks.push(o.bodies);
     }
-    drop(outputs);
     let render = t_render.elapsed();
     Ok(BuiltZone {
         origin: origin.clone(),
@@ -299,8 +312,10 @@ pub fn build_records(
         record_count: plan.order.len() as u64,
         rrset_count: plan.rrsets.len() as u64,
         duplicates_dropped: plan.duplicates,
-        bodies,
         messages,
+        chunks,
+        chunk_starts,
+        chunk_of_message,
         sources: Vec::new(),
         warnings,
         timings: BuildTimings {

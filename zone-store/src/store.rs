@@ -207,7 +207,7 @@ fn zone_section(b: &BuiltZone) -> Vec<u8> {
     z.extend_from_slice(&(b.soa_rdata.len() as u32).to_le_bytes());
     z.extend_from_slice(&b.record_count.to_le_bytes());
     z.extend_from_slice(&(b.messages.len() as u64).to_le_bytes());
-    z.extend_from_slice(&(b.bodies.len() as u64).to_le_bytes());
+    z.extend_from_slice(&b.body_bytes().to_le_bytes());
     z.extend_from_slice(&b.rrset_count.to_le_bytes());
     debug_assert_eq!(z.len(), ZONE_FIXED_BYTES);
     z.extend_from_slice(b.origin.as_wire());
@@ -244,28 +244,30 @@ pub fn write_store(built: &BuiltZone, path: &Path) -> Result<(), StoreError> {
         index.extend_from_slice(&0u16.to_le_bytes());
     }
     let sources = sources_section(&built.sources);
-    let sections: [(u32, &[u8], u64); 4] = [
-        (KIND_ZONE, &zone, 1),
-        (KIND_INDEX, &index, built.messages.len() as u64),
-        (KIND_BODIES, &built.bodies, built.messages.len() as u64),
-        (KIND_SOURCES, &sources, built.sources.len() as u64),
+    let bodies: Vec<&[u8]> = built.body_chunks().collect();
+    let sections: [(u32, &[&[u8]], u64); 4] = [
+        (KIND_ZONE, &[&zone], 1),
+        (KIND_INDEX, &[&index], built.messages.len() as u64),
+        (KIND_BODIES, &bodies, built.messages.len() as u64),
+        (KIND_SOURCES, &[&sources], built.sources.len() as u64),
     ];
     // Layout.
     let mut head = vec![0u8; HEADER_BYTES + sections.len() * SECTION_ENTRY_BYTES];
     let mut at = head.len() + pad8(head.len());
-    let mut parts: Vec<&[u8]> = Vec::with_capacity(sections.len() * 2 + 2);
+    let mut parts: Vec<&[u8]> = Vec::with_capacity(bodies.len() + sections.len() * 2 + 2);
     const ZEROS: [u8; 8] = [0; 8];
     parts.push(&ZEROS[..pad8(head.len())]);
-    for (k, (kind, bytes, items)) in sections.iter().enumerate() {
+    for (k, (kind, pieces, items)) in sections.iter().enumerate() {
+        let bytes: usize = pieces.iter().map(|p| p.len()).sum();
         let e = HEADER_BYTES + k * SECTION_ENTRY_BYTES;
         head[e..e + 4].copy_from_slice(&kind.to_le_bytes());
         head[e + 4..e + 8].copy_from_slice(&SECTION_REQUIRED.to_le_bytes());
         head[e + 8..e + 16].copy_from_slice(&(at as u64).to_le_bytes());
-        head[e + 16..e + 24].copy_from_slice(&(bytes.len() as u64).to_le_bytes());
+        head[e + 16..e + 24].copy_from_slice(&(bytes as u64).to_le_bytes());
         head[e + 24..e + 32].copy_from_slice(&items.to_le_bytes());
-        parts.push(bytes);
-        parts.push(&ZEROS[..pad8(bytes.len())]);
-        at += bytes.len() + pad8(bytes.len());
+        parts.extend_from_slice(pieces);
+        parts.push(&ZEROS[..pad8(bytes)]);
+        at += bytes + pad8(bytes);
     }
     let file_bytes = at as u64;
     head[..8].copy_from_slice(&MAGIC);
