@@ -392,6 +392,14 @@ impl Store {
 
     fn validate(map: sys::Mapping, path: &Path) -> Result<Store, StoreError> {
         let m: &[u8] = &map;
+        // The file may have shrunk between the stat and the map.
+        if m.len() < HEADER_BYTES {
+            return Err(StoreError::Truncated {
+                path: path.to_path_buf(),
+                expected: HEADER_BYTES as u64,
+                actual: m.len() as u64,
+            });
+        }
         if m[..8] != MAGIC {
             return Err(StoreError::NotAStore {
                 path: path.to_path_buf(),
