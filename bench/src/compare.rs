@@ -557,6 +557,7 @@ pub fn run(a: CompareArgs) -> anyhow::Result<()> {
             client_cores: a.client_cores.clone(),
             progress: false,
             handoff_socket: None,
+            read_bytes: load::READ_BUF_BYTES,
         };
         // Untimed verified transfers first: they warm caches and give the digests that must
         // agree between servers.

@@ -78,6 +78,8 @@ pub struct LoadConfig {
     pub progress: bool,
     /// The engine's handoff socket (Mode::Handoff).
     pub handoff_socket: Option<std::path::PathBuf>,
+    /// Bytes asked of each read(2) of a transfer (READ_BUF_BYTES by default).
+    pub read_bytes: usize,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, PartialEq)]
@@ -414,7 +416,7 @@ fn read_response(
 
 fn xfr_worker(ctx: &Ctx, seed: u32) -> WorkerStats {
     let mut st = WorkerStats::new();
-    let mut buf = vec![0u8; READ_BUF_BYTES + MAX_FRAME_BYTES];
+    let mut buf = vec![0u8; ctx.cfg.read_bytes.max(MAX_FRAME_BYTES) + MAX_FRAME_BYTES];
     let mut ids = seed | 1;
     // Handoff mode: this thread's front-end listener and engine connection.
     let listener = if ctx.cfg.mode == Mode::Handoff {

@@ -104,6 +104,9 @@ struct LoadArgs {
     /// Exit with status 1 if any transfer failed.
     #[arg(long)]
     fail_on_error: bool,
+    /// KiB asked of each read of a transfer (at least 64).
+    #[arg(long, default_value_t = load::READ_BUF_BYTES / 1024)]
+    read_kib: usize,
 }
 
 fn secs(name: &str, v: f64) -> anyhow::Result<Duration> {
@@ -138,6 +141,7 @@ fn run_load(a: LoadArgs, mode: load::Mode, handoff_socket: Option<PathBuf>) -> a
         client_cores: a.client_cores,
         progress: true,
         handoff_socket,
+        read_bytes: a.read_kib.max(64) * 1024,
     };
     let report = load::run(&cfg)?;
     print!("{}", report.table());
