@@ -31,6 +31,16 @@ fn same_bytes_for_1_2_and_7_workers() {
         assert_eq!(one.record_count, other.record_count);
     }
     assert_eq!(one.record_count, records.len() as u64);
+    // And so is the store file.
+    let dir = tempfile::tempdir().unwrap();
+    let (p1, p7) = (dir.path().join("1"), dir.path().join("7"));
+    zone_store::store::write_store(&one, &p1).unwrap();
+    zone_store::store::write_store(&build_records(&origin, &records, &opts(7)).unwrap(), &p7)
+        .unwrap();
+    assert!(
+        std::fs::read(&p1).unwrap() == std::fs::read(&p7).unwrap(),
+        "store files differ"
+    );
     // The first message starts with the SOA, the last ends with it.
     let base = render::body_base(&origin);
     let first = decode_body(one.message(0).body, base, one.message(0).ancount).unwrap();
