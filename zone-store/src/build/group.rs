@@ -52,10 +52,8 @@ fn fold_lower(mut h: u64, bytes: &[u8]) -> u64 {
         let w = u64::from_le_bytes(c.try_into().expect("8 bytes"));
         h = mix(h ^ lower8(w));
     }
-    let rest = chunks.remainder();
-    let mut tail = [0u8; 8];
-    tail[..rest.len()].copy_from_slice(rest);
-    mix(h ^ lower8(u64::from_le_bytes(tail)) ^ (bytes.len() as u64).rotate_left(56))
+    let tail = crate::render::load_tail(chunks.remainder());
+    mix(h ^ lower8(tail) ^ (bytes.len() as u64).rotate_left(56))
 }
 
 /// ASCII-lowercases eight bytes at once (SWAR): adds 0x20 to each byte in `A..=Z`.
