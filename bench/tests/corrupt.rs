@@ -123,3 +123,50 @@ fn digest_mismatch_between_transfers() {
     assert_eq!(j["errors"], 1, "{j}");
     assert_eq!(j["errors_by_kind"]["digest_mismatch"], 1, "{j}");
 }
+
+/// 400 messages of 100 A records each (about 650 KB, more than one 256 KiB read): frames span
+/// reads, and the end is found by the cheap path (tail check, then a walk of the candidate).
+fn big_axfr(id: u16, q: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for m in 0..400u16 {
+        let mut rrs: Vec<Rr> = (0..100u8).map(a).collect();
+        if m == 0 {
+            rrs.insert(0, soa(9));
+        }
+        if m == 399 {
+            rrs.push(soa(9));
+        }
+        out.extend(frame(&message(id, q, &rrs)));
+    }
+    out
+}
+
+#[test]
+fn long_stream_counts_exactly_across_reads() {
+    let total = big_axfr(1, &[0, 0, 0, 0, 0]).len() as u64;
+    let (port, h) = scripted_server(big_axfr, 4);
+    let t = format!("127.0.0.1:{port}");
+    let (out, j) = run_bench(&[
+        "axfr",
+        "--target",
+        &t,
+        "--zone",
+        ".",
+        "--transfers",
+        "4",
+        "--timeout",
+        "5",
+        "--fail-on-error",
+    ]);
+    h.join().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let j = j.unwrap();
+    assert_eq!(j["transfers"], 4, "{j}");
+    assert_eq!(j["records_per_transfer"].as_f64().unwrap(), 40001.0);
+    assert_eq!(j["messages_per_transfer"].as_f64().unwrap(), 400.0);
+    assert_eq!(j["bytes_per_transfer"].as_f64().unwrap(), total as f64);
+}
