@@ -476,22 +476,17 @@ fn record(
         }
         // `IN` is the common case; other class names are looked up only when the token is not
         // a type (no class name is a type but ANY, which is an error either way).
-        let class = if class_seen {
-            None
-        } else if b.eq_ignore_ascii_case(b"IN") {
-            Some(1)
+        let class = if !class_seen && b.eq_ignore_ascii_case(b"IN") {
+            1
+        } else if let Some(v) = type_of(b) {
+            break v;
         } else {
-            None
-        };
-        let class = match (class, type_of(b)) {
-            (Some(c), _) => c,
-            (None, Some(v)) => break v,
-            (None, None) => match class_of(b).filter(|_| !class_seen) {
+            match class_of(b).filter(|_| !class_seen) {
                 Some(c) => c,
                 None => {
                     return Err(err(file, t.line, format!("unknown RR type '{}'", show(b))));
                 }
-            },
+            }
         };
         if class != env.class {
             return Err(err(

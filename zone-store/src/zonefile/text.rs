@@ -142,6 +142,9 @@ pub fn name_into(b: &[u8], origin: &Name, out: &mut Vec<u8>) -> Result<usize, &'
     if b.is_empty() {
         return Err("empty name");
     }
+    if let Some(r) = plain_name_into(b, origin, out) {
+        return r;
+    }
     let mut label_start = out.len();
     out.push(0);
     let mut i = 0;
@@ -220,6 +223,56 @@ pub fn name_into(b: &[u8], origin: &Name, out: &mut Vec<u8>) -> Result<usize, &'
         return Err("name longer than 255 bytes");
     }
     Ok(n)
+}
+
+/// [`name_into`] for a name without escapes: one copy of the text behind a placeholder byte,
+/// then each `.` becomes the length byte of the label after it (no per-label copies). `None`
+/// (nothing written) when the name has an escape.
+fn plain_name_into(
+    b: &[u8],
+    origin: &Name,
+    out: &mut Vec<u8>,
+) -> Option<Result<usize, &'static str>> {
+    let base = out.len();
+    out.push(0);
+    out.extend_from_slice(b);
+    let mut len_at = 0usize; // relative to base
+    for (i, &c) in b.iter().enumerate() {
+        if c == b'.' {
+            let len = i - len_at;
+            if len == 0 || len > LABEL_BYTES_MAX {
+                out.truncate(base);
+                return Some(Err(if len == 0 {
+                    "empty label in name"
+                } else {
+                    "label longer than 63 bytes"
+                }));
+            }
+            out[base + len_at] = len as u8;
+            len_at = i + 1;
+        } else if c == b'\\' {
+            out.truncate(base);
+            return None;
+        }
+    }
+    if len_at == b.len() {
+        // Absolute: the final '.' is the root label.
+        out[base + len_at] = 0;
+    } else {
+        let len = b.len() - len_at;
+        if len > LABEL_BYTES_MAX {
+            out.truncate(base);
+            return Some(Err("label longer than 63 bytes"));
+        }
+        out[base + len_at] = len as u8;
+        out.extend_from_slice(origin.as_wire());
+    }
+    let n = out.len() - base;
+    if n > NAME_BYTES_MAX {
+        out.truncate(base);
+        return Some(Err("name longer than 255 bytes"));
+    }
+    Some(Ok(n))
 }
 
 /// A presentation name as a [`Name`]; `scratch` is reused.
@@ -364,5 +417,29 @@ mod tests {
         assert_eq!(name(b"@", &origin, &mut s).unwrap(), origin);
         assert!(name(&[b'a'; 64], &origin, &mut s).is_err());
         assert!(name(b"a..b.", &origin, &mut s).is_err());
+        assert!(name(b".a", &origin, &mut s).is_err());
+        assert!(name(b"a..", &origin, &mut s).is_err());
+        assert_eq!(
+            name(b"a.b.", &origin, &mut s).unwrap().as_wire(),
+            b"\x01a\x01b\x00"
+        );
+        assert_eq!(
+            name(b"a.b", &origin, &mut s).unwrap().as_wire(),
+            b"\x01a\x01b\x07example\x03com\x00"
+        );
+        // Escaped and plain spellings give the same wire name.
+        for (plain, escaped) in [("ab.c.", "a\\098.c."), ("x.y", "\\120.y")] {
+            assert_eq!(
+                name(plain.as_bytes(), &origin, &mut s).unwrap(),
+                name(escaped.as_bytes(), &origin, &mut s).unwrap()
+            );
+        }
+        let long = format!("{}.", vec!["a".repeat(63); 4].join("."));
+        assert!(name(long.as_bytes(), &origin, &mut s).is_err());
+        let fits = format!("{}.", vec!["a".repeat(62); 4].join("."));
+        assert_eq!(
+            name(fits.as_bytes(), &origin, &mut s).unwrap().wire_len(),
+            253
+        );
     }
 }
