@@ -1,6 +1,6 @@
 //! One serving core: a pinned thread owning an io_uring ring, its SO_REUSEPORT TCP listeners and
-//! UDP sockets, and a fixed table of connection slots (on core 0 also the handoff socket and its
-//! front-end table: `handoff.rs`).
+//! UDP sockets, a fixed table of connection slots, and (with `handoff` configured) its descriptor
+//! of the handoff socket and its front-end table: `handoff.rs`.
 //!
 //! Loop: reap (copy every completion out of the ring), dispatch (handle each; handlers only
 //! push new entries), submit (and wait for at least one completion). A full submission queue
@@ -27,7 +27,7 @@
 //! off.
 
 use std::net::IpAddr;
-use std::os::fd::{IntoRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -96,6 +96,10 @@ enum Kind {
     HandoffSend,
     HandoffCancel,
     HandoffClose,
+    /// This core's MSG_RING that passed a front-end connection to another core (index: the fd).
+    HandoffPass,
+    /// Posted into this ring by another core's MSG_RING: a front-end connection (res: the fd).
+    HandoffAdopt,
 }
 
 impl Kind {
@@ -121,6 +125,8 @@ impl Kind {
             HandoffSend,
             HandoffCancel,
             HandoffClose,
+            HandoffPass,
+            HandoffAdopt,
         ]
         .into_iter()
         .find(|k| *k as u8 == v)
@@ -272,6 +278,11 @@ pub struct Shared {
     pub limits: Limits,
     /// Peer uids allowed on the handoff socket.
     pub handoff_uids: Vec<u32>,
+    /// Each core's ring descriptor, -1 until the core has its ring (and again once it has
+    /// stopped): front-end connections are passed between rings with MSG_RING.
+    pub ring_fds: Vec<std::sync::atomic::AtomicI32>,
+    /// Round-robin counter that spreads front-end connections across cores.
+    pub next_front_end: std::sync::atomic::AtomicUsize,
 }
 
 /// The sockets a core serves, created (and bound) before the core starts.
@@ -279,7 +290,7 @@ pub struct Shared {
 pub struct CoreSockets {
     pub tcp: Vec<OwnedFd>,
     pub udp: Vec<OwnedFd>,
-    /// The handoff Unix listener (core 0 only).
+    /// This core's descriptor of the handoff Unix listener.
     pub handoff: Option<OwnedFd>,
 }
 
@@ -409,6 +420,8 @@ impl Core {
     /// Serves until stopped. Returns when every connection is closed and every operation has
     /// completed.
     pub fn run(mut self) -> Result<()> {
+        // Other cores may now pass front-end connections to this ring.
+        self.shared.ring_fds[self.index].store(self.ring.as_raw_fd(), Ordering::Release);
         for i in 0..self.listeners.len() {
             self.arm_accept(i);
         }
@@ -456,6 +469,7 @@ impl Core {
                 && self.backlog.is_empty()
             {
                 tracing::debug!(core = self.index, "core stopped");
+                self.shared.ring_fds[self.index].store(-1, Ordering::Release);
                 return Ok(());
             }
         }
@@ -491,6 +505,8 @@ impl Core {
                 }
             }
             Kind::HandoffAccept => self.on_handoff_accept(res, flags),
+            Kind::HandoffPass => self.on_handoff_pass(index as RawFd, res),
+            Kind::HandoffAdopt => self.on_handoff_adopt(res),
             Kind::HandoffAcceptResume => self.on_handoff_accept_resume(),
             Kind::HandoffRecv | Kind::HandoffSend | Kind::HandoffCancel | Kind::HandoffClose => {
                 self.on_front_end_op(kind, generation, index as usize, res, now)

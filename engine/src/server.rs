@@ -54,6 +54,10 @@ pub fn serve(cli: CliOverrides, cfg: Config) -> Result<()> {
         stop_now: AtomicBool::new(false),
         limits: cfg.limits,
         handoff_uids: cfg.handoff_uids.clone(),
+        ring_fds: (0..cfg.cores)
+            .map(|_| std::sync::atomic::AtomicI32::new(-1))
+            .collect(),
+        next_front_end: std::sync::atomic::AtomicUsize::new(0),
     });
 
     // Sockets: bind every address on every core. Port 0 is resolved by the first bind and
@@ -78,8 +82,19 @@ pub fn serve(cli: CliOverrides, cfg: Config) -> Result<()> {
         }
         per_core.push(sockets);
     }
-    if let (Some(path), Some(first)) = (&cfg.handoff, per_core.first_mut()) {
-        first.handoff = Some(handoff_listener(path)?);
+    if let Some(path) = &cfg.handoff {
+        // Every core accepts front-end connections on its own descriptor of the one Unix
+        // listener (AF_UNIX has no SO_REUSEPORT): each connection goes to whichever ring's
+        // multishot accept takes it, so front ends, and the transfers handed over on them,
+        // spread across cores.
+        let listener = handoff_listener(path)?;
+        for sockets in per_core.iter_mut() {
+            sockets.handoff = Some(
+                listener
+                    .try_clone()
+                    .context("duplicating the handoff listener")?,
+            );
+        }
     }
 
     let core_ids = core_affinity::get_core_ids().unwrap_or_default();

@@ -58,7 +58,8 @@ fn start_engine(extra: &[&str]) -> Engine {
         .arg(&socket)
         .arg("--cores")
         .arg("2")
-        .args(extra);
+        .args(extra)
+        .env("RUST_LOG", "xfrd=debug");
     let mut proc = Proc::spawn("xfrd", cmd, dir.path().join("xfrd.log")).unwrap();
     wait_until(Duration::from_secs(60), "xfrd to answer SOA", || {
         proc.check_running()?;
@@ -401,4 +402,37 @@ fn handoff_at_the_transfer_limit_is_overloaded() {
         "xfrd leaked descriptors; log:\n{}",
         engine.proc.log_text()
     );
+}
+
+/// Front-end connections spread across the cores (each logs the core that took it), and a
+/// handoff on each of them is served.
+#[test]
+fn front_ends_spread_across_cores() {
+    if xfrd_tests::require_program("dig").is_none() {
+        return;
+    }
+    let engine = start_engine(&[]);
+    let mut conns: Vec<UnixStream> = (0..4)
+        .map(|_| UnixStream::connect(&engine.socket).unwrap())
+        .collect();
+    for (i, conn) in conns.iter_mut().enumerate() {
+        let (mut c, s) = tcp_pair();
+        let mut client = Client::from_stream(conn.try_clone().unwrap());
+        assert_eq!(
+            client
+                .hand_off(s.as_fd(), &query(i as u16, ZONE, 6))
+                .unwrap(),
+            Status::Taken
+        );
+        drop(s);
+        assert_eq!(read_message(&mut c).metadata.id, i as u16);
+    }
+    let log = std::fs::read_to_string(&engine.proc.log).unwrap();
+    let cores: std::collections::BTreeSet<&str> = log
+        .lines()
+        .filter(|l| l.contains("front end connected"))
+        .filter_map(|l| l.split("core=").nth(1))
+        .map(|rest| rest.split_whitespace().next().unwrap_or(""))
+        .collect();
+    assert_eq!(cores.len(), 2, "front ends on cores {cores:?}; log:\n{log}");
 }

@@ -1,9 +1,10 @@
 //! Fd receipt, handoff protocol v1 (DESIGN.md): front ends pass a client's TCP socket and the
 //! query they read from it over a Unix stream socket; the engine answers on the socket.
 //!
-//! Core 0 owns the Unix listener (AF_UNIX has no SO_REUSEPORT balancing), so handed-off
-//! connections are served on core 0. Each front-end connection is long-lived and sits in a
-//! small fixed table ([`FRONT_ENDS_MAX`]); its peer uid (SO_PEERCRED) must be in
+//! Every core holds its own descriptor of the one Unix listener (AF_UNIX has no SO_REUSEPORT)
+//! with a multishot accept armed on it, so each front-end connection lands on one of the
+//! cores and the connections handed over on it are served there: front ends spread across
+//! cores. Each front-end connection is long-lived and sits in a small fixed per-core table ([`FRONT_ENDS_MAX`]); its peer uid (SO_PEERCRED) must be in
 //! `handoff_uids`. Receiving is an io_uring RECVMSG with room for descriptors
 //! (MSG_CMSG_CLOEXEC); [`xfr_handoff::Assembler`] pairs bytes and descriptors into handoffs and
 //! owns every descriptor until one is adopted, so a rejected one is closed by being dropped
@@ -84,7 +85,7 @@ impl FrontEnd {
     }
 }
 
-/// The handoff listener (core 0 only) and the front-end table.
+/// This core's descriptor of the handoff listener and its front-end table.
 pub(super) struct Handoff {
     pub(super) listener: Option<Listener>,
     pub(super) front_ends: Vec<FrontEnd>,
@@ -135,7 +136,7 @@ impl Core {
 
     pub(super) fn on_handoff_accept(&mut self, res: i32, flags: u32) {
         if res >= 0 {
-            self.take_front_end(res);
+            self.route_front_end(res);
         } else if res != -libc::ECANCELED {
             tracing::warn!("handoff accept: {}", errno_name(res));
         }
@@ -173,6 +174,53 @@ impl Core {
         }
     }
 
+    /// Passes a newly accepted front-end connection to the next core in turn, so front ends
+    /// (and the transfers handed over on them) spread across cores: several rings' accepts
+    /// armed on one Unix listener are not woken in turn, one of them takes every connection.
+    /// The pass is a MSG_RING that posts the descriptor's number as a completion in the
+    /// target ring (the threads share one descriptor table); if it fails, this core keeps
+    /// the connection, so none is lost.
+    fn route_front_end(&mut self, fd: RawFd) {
+        let cores = self.shared.ring_fds.len();
+        let target = self.shared.next_front_end.fetch_add(1, Ordering::Relaxed) % cores.max(1);
+        let ring_fd = self.shared.ring_fds[target].load(Ordering::Acquire);
+        if target == self.index || ring_fd < 0 || self.stopping {
+            self.take_front_end(fd);
+            return;
+        }
+        let e = opcode::MsgRingData::new(
+            types::Fd(ring_fd),
+            fd,
+            user_data(Kind::HandoffAdopt, 0, 0),
+            None,
+        )
+        .build()
+        .user_data(user_data(Kind::HandoffPass, 0, fd as u32));
+        self.control_in_flight += 1;
+        self.push(e);
+    }
+
+    /// Completion of this core's MSG_RING pass of front-end connection `fd`.
+    pub(super) fn on_handoff_pass(&mut self, fd: RawFd, res: i32) {
+        self.control_in_flight -= 1;
+        if res < 0 {
+            tracing::debug!(
+                core = self.index,
+                "passing a front end to another core failed ({}): kept here",
+                errno_name(res)
+            );
+            self.take_front_end(fd);
+        }
+    }
+
+    /// A front-end connection passed to this core by another core's MSG_RING.
+    pub(super) fn on_handoff_adopt(&mut self, fd: RawFd) {
+        if fd < 0 {
+            return;
+        }
+        self.take_front_end(fd);
+    }
+
     fn take_front_end(&mut self, fd: RawFd) {
         let uid = sys::peer_uid(fd);
         let allowed = uid
@@ -193,7 +241,7 @@ impl Core {
                 f.close_when_sent = false;
                 f.assembler = Assembler::new();
                 self.handoff.open += 1;
-                tracing::debug!(uid = ?uid, "front end connected");
+                tracing::debug!(uid = ?uid, core = self.index, "front end connected");
                 self.arm_front_end_recv(i);
             }
             (false, _, _) => {
