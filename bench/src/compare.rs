@@ -851,7 +851,7 @@ fn markdown(r: &CompareReport, a: &CompareArgs, took: Duration) -> String {
     row(
         &mut s,
         &large_name,
-        "server CPU, s",
+        "server CPU, s (10 ms ticks)",
         srv.iter()
             .map(|x| x.large_axfr.server_cpu_s.unwrap_or(0.0))
             .collect(),
@@ -893,17 +893,25 @@ fn markdown(r: &CompareReport, a: &CompareArgs, took: Duration) -> String {
             get(&|r| r.latency_ms.max),
             &f1,
         );
+        // Runs end at a transfer count or a duration, so CPU is compared per transfer.
+        let per_ms = |cpu: f64, r: &Report| {
+            if r.transfers > 0 {
+                cpu * 1000.0 / r.transfers as f64
+            } else {
+                0.0
+            }
+        };
         row(
             &mut s,
             &w,
-            "server CPU, s",
-            get(&|r| r.server_cpu_s.unwrap_or(0.0)),
-            &f2,
+            "server CPU per transfer, ms",
+            get(&|r| per_ms(r.server_cpu_s.unwrap_or(0.0), r)),
+            &f3,
         );
-        let _ = write!(s, "| {w} | client CPU, s; errors |");
+        let _ = write!(s, "| {w} | client CPU per transfer, ms; errors |");
         for x in srv {
             let r = &x.small[i];
-            let _ = write!(s, " {:.2}; {} |", r.client_cpu_s, r.errors);
+            let _ = write!(s, " {:.3}; {} |", per_ms(r.client_cpu_s, r), r.errors);
         }
         let _ = writeln!(s);
     }
@@ -928,13 +936,17 @@ fn markdown(r: &CompareReport, a: &CompareArgs, took: Duration) -> String {
         srv.iter().map(|x| x.soa_udp.latency_ms.p99).collect(),
         &f3,
     );
-    let _ = write!(s, "| SOA over UDP | server CPU s / client CPU s; errors |");
+    let _ = write!(
+        s,
+        "| SOA over UDP | CPU per query, µs: server / client; errors |"
+    );
     for x in srv {
+        let q = x.soa_udp.transfers.max(1) as f64;
         let _ = write!(
             s,
-            " {:.2} / {:.2}; {} |",
-            x.soa_udp.server_cpu_s.unwrap_or(0.0),
-            x.soa_udp.client_cpu_s,
+            " {:.1} / {:.1}; {} |",
+            x.soa_udp.server_cpu_s.unwrap_or(0.0) * 1e6 / q,
+            x.soa_udp.client_cpu_s * 1e6 / q,
             x.soa_udp.errors
         );
     }

@@ -38,6 +38,9 @@ const MAX_FRAME_BYTES: usize = 2 + 65535;
 const HIST_MAX_US: u64 = 600_000_000;
 /// How often the main thread samples the server and updates the progress line.
 const SAMPLE_INTERVAL: Duration = Duration::from_millis(100);
+/// How often the main thread checks whether the workers are done: the run's elapsed time is
+/// taken from the workers' own end times, this only bounds how long the report waits.
+const POLL_INTERVAL: Duration = Duration::from_millis(5);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -155,6 +158,7 @@ pub struct Report {
     pub ttfb_ms: Percentiles,
     /// From the start of connect to the last byte of the transfer.
     pub latency_ms: Percentiles,
+    /// CPU of the client's worker threads (getrusage RUSAGE_THREAD), user + system.
     pub client_cpu_s: f64,
     pub client_user_s: f64,
     pub client_sys_s: f64,
@@ -178,6 +182,9 @@ struct WorkerStats {
     bytes: u64,
     messages: u64,
     records: u64,
+    /// When this worker finished, and its own CPU time (user, system).
+    finished: Option<Instant>,
+    cpu_s: (f64, f64),
 }
 
 impl WorkerStats {
@@ -191,6 +198,8 @@ impl WorkerStats {
             bytes: 0,
             messages: 0,
             records: 0,
+            finished: None,
+            cpu_s: (0.0, 0.0),
         }
     }
     fn error(&mut self, ctx: &Ctx, e: &XfrError) {
@@ -631,8 +640,11 @@ pub fn run(cfg: &LoadConfig) -> anyhow::Result<Report> {
         stop: AtomicBool::new(false),
         reference: Mutex::new(None),
     };
+    // Keep the sampling thread off the server's cores when the client's cores are named.
+    if !cfg.client_cores.is_empty() {
+        core_affinity::set_for_current(cores[0]);
+    }
     let progress = cfg.progress && std::io::stderr().is_terminal();
-    let cpu0 = crate::sys::self_cpu_s();
     let t0 = Instant::now();
     let stats: Vec<WorkerStats> = std::thread::scope(|scope| {
         let mut handles = Vec::with_capacity(cfg.concurrency);
@@ -647,11 +659,16 @@ pub fn run(cfg: &LoadConfig) -> anyhow::Result<Report> {
                         core_affinity::set_for_current(c);
                     }
                     let seed = 0x9e37_79b9u32.wrapping_mul(i as u32 + 1);
-                    match ctx.cfg.mode {
+                    let cpu0 = crate::sys::thread_cpu_s();
+                    let mut st = match ctx.cfg.mode {
                         Mode::Soa { tcp: false } => soa_udp_worker(ctx, seed),
                         Mode::Soa { tcp: true } => soa_tcp_worker(ctx, seed),
                         _ => xfr_worker(ctx, seed),
-                    }
+                    };
+                    let cpu1 = crate::sys::thread_cpu_s();
+                    st.finished = Some(Instant::now());
+                    st.cpu_s = (cpu1.0 - cpu0.0, cpu1.1 - cpu0.1);
+                    st
                 })
                 .expect("spawn client thread");
             handles.push(h);
@@ -660,10 +677,14 @@ pub fn run(cfg: &LoadConfig) -> anyhow::Result<Report> {
         // duration plus one transfer timeout; this loop is bounded by the same plus slack.
         let hard_stop = t0 + cfg.duration + cfg.timeout * 2 + Duration::from_secs(5);
         let mut last_print = Instant::now();
+        let mut last_sample = Instant::now();
         while handles.iter().any(|h| !h.is_finished()) {
-            std::thread::sleep(SAMPLE_INTERVAL);
-            if let Some(s) = sampler.as_mut() {
-                s.sample();
+            std::thread::sleep(POLL_INTERVAL);
+            if last_sample.elapsed() >= SAMPLE_INTERVAL {
+                last_sample = Instant::now();
+                if let Some(s) = sampler.as_mut() {
+                    s.sample();
+                }
             }
             if Instant::now() > hard_stop {
                 ctx.stop.store(true, Ordering::Relaxed);
@@ -687,11 +708,22 @@ pub fn run(cfg: &LoadConfig) -> anyhow::Result<Report> {
             .map(|h| h.join().expect("client thread panicked"))
             .collect()
     });
-    let elapsed = t0.elapsed().as_secs_f64();
+    // The run ends when its last worker does (not when the polling loop noticed).
+    let elapsed = stats
+        .iter()
+        .filter_map(|s| s.finished)
+        .max()
+        .map(|t| t.duration_since(t0))
+        .unwrap_or_else(|| t0.elapsed())
+        .as_secs_f64();
     if progress {
         eprintln!();
     }
-    let cpu1 = crate::sys::self_cpu_s();
+    // The client's CPU is its workers' (RUSAGE_THREAD): the main thread's /proc sampling of
+    // the server is bookkeeping, not load generation.
+    let cpu = stats
+        .iter()
+        .fold((0.0, 0.0), |a, s| (a.0 + s.cpu_s.0, a.1 + s.cpu_s.1));
     if let Some(s) = sampler.as_mut() {
         s.sample();
     }
@@ -743,9 +775,9 @@ pub fn run(cfg: &LoadConfig) -> anyhow::Result<Report> {
         bytes_per_transfer: per(bytes),
         ttfb_ms: Percentiles::from_us(&ttfb),
         latency_ms: Percentiles::from_us(&latency),
-        client_cpu_s: (cpu1.0 - cpu0.0) + (cpu1.1 - cpu0.1),
-        client_user_s: cpu1.0 - cpu0.0,
-        client_sys_s: cpu1.1 - cpu0.1,
+        client_cpu_s: cpu.0 + cpu.1,
+        client_user_s: cpu.0,
+        client_sys_s: cpu.1,
         server_cpu_s: sampler.as_ref().map(|s| s.cpu_s()),
         server_rss_mib: sampler.as_ref().map(|s| s.peak_rss_mib()),
         verify: reference.filter(|_| cfg.verify).map(|o| VerifyInfo {

@@ -127,10 +127,10 @@ mod tests {
         let mut s = Sampler::start(me).unwrap();
         // Burn a little CPU, bounded.
         let t = std::time::Instant::now();
-        let cpu0 = crate::sys::self_cpu_s();
+        let cpu0 = crate::sys::thread_cpu_s();
         let mut x = 0u64;
         while t.elapsed() < std::time::Duration::from_secs(5)
-            && crate::sys::self_cpu_s().0 - cpu0.0 < 0.05
+            && crate::sys::thread_cpu_s().0 - cpu0.0 < 0.05
         {
             x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
         }

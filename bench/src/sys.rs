@@ -1,12 +1,12 @@
 //! The few libc calls the harness needs, each wrapped safely. The only `unsafe` in the crate.
 
-/// User and system CPU seconds this process has used so far (all threads), from getrusage.
-pub fn self_cpu_s() -> (f64, f64) {
+/// User and system CPU seconds the calling thread has used so far (RUSAGE_THREAD).
+pub fn thread_cpu_s() -> (f64, f64) {
     let mut ru = std::mem::MaybeUninit::<libc::rusage>::zeroed();
-    // SAFETY: `ru` is a valid, writable rusage; RUSAGE_SELF is a valid `who`. getrusage only
-    // writes into the struct and cannot fail with these arguments.
-    let rc = unsafe { libc::getrusage(libc::RUSAGE_SELF, ru.as_mut_ptr()) };
-    assert_eq!(rc, 0, "getrusage(RUSAGE_SELF) cannot fail");
+    // SAFETY: `ru` is a valid, writable rusage; RUSAGE_THREAD is a valid `who` on Linux
+    // (since 2.6.26). getrusage only writes into the struct and cannot fail with these.
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_THREAD, ru.as_mut_ptr()) };
+    assert_eq!(rc, 0, "getrusage(RUSAGE_THREAD) cannot fail");
     // SAFETY: getrusage returned 0, so it initialised the whole struct (it was zeroed anyway).
     let ru = unsafe { ru.assume_init() };
     let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
