@@ -436,3 +436,62 @@ fn front_ends_spread_across_cores() {
         .collect();
     assert_eq!(cores.len(), 2, "front ends on cores {cores:?}; log:\n{log}");
 }
+
+/// 10,000 handoffs over four front-end connections, one in ten a whole AXFR and the rest SOA
+/// answers, every one read back in full; afterwards every descriptor is accounted for in both
+/// processes.
+#[test]
+fn ten_thousand_handoffs_leave_every_descriptor_accounted_for() {
+    if xfrd_tests::require_program("dig").is_none() {
+        return;
+    }
+    const HANDOFFS: usize = 10_000;
+    let engine = start_engine(&[]);
+    let pid = engine.proc.pid();
+    let me = std::process::id();
+    let mut clients: Vec<Client> = (0..4)
+        .map(|_| Client::connect(&engine.socket).unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_millis(200));
+    let (engine_base, self_base) = (fd_count(pid), fd_count(me));
+    let start = Instant::now();
+    let (mut transfers, mut soas) = (0, 0);
+    for i in 0..HANDOFFS {
+        assert!(
+            start.elapsed() < Duration::from_secs(300),
+            "stuck after {i} handoffs"
+        );
+        let (mut c, s) = tcp_pair();
+        let id = i as u16;
+        let is_xfr = i % 10 == 0;
+        let q = query(id, ZONE, if is_xfr { 252 } else { 6 });
+        let client = &mut clients[i % 4];
+        assert_eq!(
+            client.hand_off(s.as_fd(), &q).unwrap(),
+            Status::Taken,
+            "handoff {i}"
+        );
+        drop(s);
+        if is_xfr {
+            let (_, records, ids) = read_transfer(&mut c);
+            assert!(records >= 3 && ids.iter().all(|&x| x == id), "transfer {i}");
+            transfers += 1;
+        } else {
+            assert_eq!(read_message(&mut c).metadata.id, id);
+            soas += 1;
+        }
+    }
+    assert_eq!((transfers, soas), (HANDOFFS / 10, HANDOFFS - HANDOFFS / 10));
+    assert_eq!(
+        settle_fds(me, self_base),
+        self_base,
+        "test process leaked descriptors"
+    );
+    let now = settle_fds(pid, engine_base);
+    assert_eq!(
+        now,
+        engine_base,
+        "xfrd leaked descriptors; log:\n{}",
+        engine.proc.log_text()
+    );
+}
