@@ -386,7 +386,7 @@ impl Store {
         if len > usize::MAX as u64 {
             return Err(corrupt(path, "larger than the address space"));
         }
-        let map = sys::Mapping::map_readonly(&file, true).map_err(io_err(path))?;
+        let map = sys::Mapping::map_readonly(&file).map_err(io_err(path))?;
         Self::validate(map, path)
     }
 

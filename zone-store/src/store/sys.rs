@@ -8,15 +8,13 @@ use std::ops::Deref;
 pub(crate) struct Mapping(memmap2::Mmap);
 
 impl Mapping {
-    /// Maps `file` read-only. With `populate` the kernel maps every page up front
-    /// (MAP_POPULATE), so the open-time checksum pass takes no page faults.
-    pub(crate) fn map_readonly(file: &File, populate: bool) -> io::Result<Mapping> {
-        let mut opts = memmap2::MmapOptions::new();
-        if populate {
-            opts.populate();
-        }
-        // SAFETY: the mapping is read-only (PROT_READ, MAP_PRIVATE semantics of memmap2's
-        // `map`), so Rust never writes through it. memmap2's remaining requirement is that no
+    /// Maps `file` read-only. No MAP_POPULATE: the checksum pass at open touches every page
+    /// anyway, and letting it fault them in (the kernel maps 16 pages per fault) measured faster:
+    /// opening a 28 MB store took 1.74-1.75 ms at best without, 1.88-1.97 ms with.
+    pub(crate) fn map_readonly(file: &File) -> io::Result<Mapping> {
+        let opts = memmap2::MmapOptions::new();
+        // SAFETY: the mapping is read-only (memmap2's `map` is PROT_READ, MAP_SHARED), so
+        // Rust never writes through it. memmap2's remaining requirement is that no
         // one modifies or truncates the file while it is mapped. Store files are written once
         // under a temporary name and renamed into place (`write_store`), never written in place;
         // replacing a store renames a new inode over the name and leaves the mapped inode
