@@ -2,8 +2,13 @@
 //! the message-size table. Ignored by default: run in release, alone on the machine:
 //!
 //! ```text
-//! cargo test --release -p zone-store --test build_perf -- --ignored --nocapture --test-threads 1
+//! cargo test --release -p zone-store --test build_perf -- --ignored --nocapture --exact compile_1m
+//! cargo test --release -p zone-store --test build_perf -- --ignored --nocapture --exact build_write_open_1m
+//! cargo test --release -p zone-store --test build_perf -- --ignored --nocapture --exact message_size_table
 //! ```
+//! One test per process, so that VmHWM is that test's peak. `ZONE_STORE_PERF_ZONE=<file>` uses an
+//! existing zone file for example.com. instead of generating one. The machine is shared: wall
+//! times move with its load, so the tests also print process CPU time (all threads).
 //! Prints figures; asserts only correctness (speed is measured, never asserted).
 
 #[path = "../benches/support/synth.rs"]
