@@ -46,7 +46,6 @@ ZONE="$TMP/$ORIGIN"zone
 STORE="$TMP/zone.store"
 
 median() { sort -n | awk '{a[NR]=$1} END {m = (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2; printf "%.1f (min %.1f, max %.1f)", m, a[1], a[NR]}'; }
-now_ns() { date +%s%N; }
 
 echo "## machine"
 echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(nproc) cores"
@@ -61,14 +60,16 @@ echo
 
 for workers in 1 2; do
     echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
-    times=()
+    walls=(); cpus=(); rss=()
     for _ in $(seq "$RUNS"); do
-        t0=$(now_ns)
-        "$BIN" compile --origin "$ORIGIN" "$ZONE" -o "$STORE" --workers "$workers" 2>"$TMP/compile.err"
-        t1=$(now_ns)
-        times+=("$(( (t1 - t0) / 1000 ))")
+        /usr/bin/time -f '%e %U %S %M' -o "$TMP/time.out" \
+            "$BIN" compile --origin "$ORIGIN" "$ZONE" -o "$STORE" --workers "$workers" 2>"$TMP/compile.err"
+        read -r wall user sys maxrss <"$TMP/time.out"
+        walls+=("$(awk -v w="$wall" 'BEGIN {print w * 1000}')")
+        cpus+=("$(awk -v u="$user" -v s="$sys" 'BEGIN {print (u + s) * 1000}')")
+        rss+=("$maxrss")
     done
-    echo "compile --workers $workers, wall ms over $RUNS runs: $(printf '%s\n' "${times[@]}" | awk '{print $1/1000}' | median)"
+    echo "compile --workers $workers, over $RUNS runs: wall ms $(printf '%s\n' "${walls[@]}" | median); CPU (user+sys) ms $(printf '%s\n' "${cpus[@]}" | median); peak RSS MiB $(printf '%s\n' "${rss[@]}" | awk '{print $1/1024}' | median)"
     echo "  last summary: $(tail -1 "$TMP/compile.err")"
 done
 echo
