@@ -434,6 +434,10 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 pub fn run(a: CompareArgs) -> anyhow::Result<()> {
     let t_all = Instant::now();
+    // Counted before any pinning: available_parallelism follows this thread's affinity.
+    let cpus = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
     let work = match &a.workdir {
         Some(p) => {
             std::fs::create_dir_all(p)?;
@@ -657,9 +661,7 @@ pub fn run(a: CompareArgs) -> anyhow::Result<()> {
         date_utc: sh("date -u +%Y-%m-%dT%H:%M:%SZ"),
         machine: sh("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"),
         kernel: sh("uname -r"),
-        cpus: std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1),
+        cpus,
         server_core: a.server_core,
         client_cores: a.client_cores.clone(),
         command: std::env::args().collect::<Vec<_>>().join(" "),
