@@ -31,9 +31,11 @@ use xfr_proto::wire::{CLASS_IN, TYPE_AXFR, TYPE_IXFR, TYPE_SOA};
 
 use super::*;
 
-/// Front-end connections at once. Front ends keep a few long-lived connections each (M front
-/// ends + N transfers, as in BIND 10 Xfrout); 16 covers several front ends.
-pub const FRONT_ENDS_MAX: usize = 16;
+/// Front-end connections at once, per core. Front ends keep long-lived connections (M front
+/// ends + N transfers, as in BIND 10 Xfrout), often one per worker thread: `xfr-bench handoff
+/// --concurrency 64` holds 64, and with 16 the 17th was closed at accept. 128 per core costs
+/// 2 MiB of receive buffers per core, allocated up front.
+pub const FRONT_ENDS_MAX: usize = 128;
 /// Receive buffer per front end: a burst of pipelined handoffs.
 const RECV_BYTES_FRONT_END: usize = 16 * 1024;
 /// Most handoffs one receive can complete (each frame is at least header + DNS header).

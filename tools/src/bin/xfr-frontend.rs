@@ -11,15 +11,14 @@
 //! - anything else: REFUSED.
 //!
 //! It is both the reference integration of the protocol and the load source of the handoff
-//! benchmark. One thread per client connection (bounded by `--max-connections`), a pool of
-//! long-lived connections to xfrd shared by them.
+//! benchmark. A fixed pool of worker threads accepts and serves client connections (no thread
+//! is started per connection), sharing a pool of long-lived connections to xfrd.
 
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsFd;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -45,12 +44,14 @@ struct Args {
     /// A zone whose SOA this front end answers itself: ORIGIN=ZONEFILE (repeatable).
     #[arg(long = "zone", value_name = "ORIGIN=ZONEFILE")]
     zones: Vec<String>,
-    /// Long-lived connections to xfrd, shared by the client threads.
-    #[arg(long, default_value_t = 4)]
+    /// Long-lived connections to xfrd, shared by the workers.
+    #[arg(long, default_value_t = 16)]
     engine_connections: usize,
-    /// Client connections served at once; more are closed at accept.
-    #[arg(long, default_value_t = 1024)]
-    max_connections: usize,
+    /// Worker threads; each accepts and serves one client connection at a time, so this is
+    /// also the most client connections served at once (a transfer's connection is handed off
+    /// at once, freeing its worker; an SOA client holds one until it closes or goes idle).
+    #[arg(long, default_value_t = 64)]
+    workers: usize,
     /// A client that sends nothing for this long is closed.
     #[arg(long, default_value_t = 10_000)]
     idle_timeout_ms: u64,
@@ -136,35 +137,38 @@ fn main() -> Result<()> {
         args.handoff.clone(),
         args.engine_connections.max(1),
     )?);
-    let listener =
-        TcpListener::bind(args.listen).with_context(|| format!("listen on {}", args.listen))?;
+    let listener = Arc::new(
+        TcpListener::bind(args.listen).with_context(|| format!("listen on {}", args.listen))?,
+    );
     eprintln!(
-        "xfr-frontend: serving on {} and handing transfers to {}",
+        "xfr-frontend: serving on {} with {} workers, handing transfers to {}",
         args.listen,
+        args.workers,
         args.handoff.display()
     );
-    let live = Arc::new(AtomicUsize::new(0));
     let idle = Duration::from_millis(args.idle_timeout_ms);
-    for conn in listener.incoming() {
-        let stream = match conn {
-            Ok(s) => s,
-            Err(e) => {
-                // EMFILE and friends: back off instead of spinning on accept.
-                eprintln!("xfr-frontend: accept: {e}");
-                std::thread::sleep(Duration::from_millis(50));
-                continue;
-            }
-        };
-        if live.load(Ordering::Relaxed) >= args.max_connections {
-            drop(stream);
-            continue;
-        }
-        live.fetch_add(1, Ordering::Relaxed);
-        let (zones, pool, live) = (zones.clone(), pool.clone(), live.clone());
-        std::thread::spawn(move || {
-            let _ = serve_client(stream, &zones, &pool, idle);
-            live.fetch_sub(1, Ordering::Relaxed);
-        });
+    let workers: Vec<_> = (0..args.workers.max(1))
+        .map(|i| {
+            let (zones, pool, listener) = (zones.clone(), pool.clone(), listener.clone());
+            std::thread::Builder::new()
+                .name(format!("frontend-{i}"))
+                .spawn(move || loop {
+                    match listener.accept() {
+                        Ok((stream, _)) => {
+                            let _ = serve_client(stream, &zones, &pool, idle);
+                        }
+                        Err(e) => {
+                            // EMFILE and friends: back off instead of spinning on accept.
+                            eprintln!("xfr-frontend: accept: {e}");
+                            std::thread::sleep(Duration::from_millis(50));
+                        }
+                    }
+                })
+                .context("starting a worker")
+        })
+        .collect::<Result<_>>()?;
+    for w in workers {
+        let _ = w.join();
     }
     Ok(())
 }

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Handoff benchmark (issue 4): on loopback, with release builds.
+#  1. Handoffs per second on one engine core for SOA-sized work: xfr-bench is the front end
+#     (`xfr-bench handoff`) and each handoff is an AXFR of the example zone, one 650-byte
+#     message, the size of an SOA answer plus a little. The engine's CPU per handoff comes
+#     from its /proc CPU time.
+#  2. Transfers per second of a 10,000-record zone at concurrency 64: direct TCP accept by
+#     xfrd, versus through xfr-frontend (TCP to the front end, which hands each connection to
+#     xfrd), versus xfr-bench itself as the front end.
+# Each figure is the median of RUNS runs. xfrd runs on one core (core 0); the clients and the
+# front end share core 1, so the front end's own CPU is part of what the through-front-end
+# figure pays for.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUNS=${RUNS:-5}
+T=${T:-target/release}
+[ -x "$T/xfrd" ] && [ -x "$T/xfr-bench" ] && [ -x "$T/xfr-frontend" ] && [ -x "$T/xfr-zone" ] ||
+    cargo build --release -p xfrd -p xfr-bench -p xfr-tools --bins
+work=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+trap cleanup EXIT
+
+"$T/xfr-zone" gen --origin ten.example. --records 10000 --seed 3 -o "$work/ten.zone" >/dev/null
+port=$((20000 + RANDOM % 20000)); fport=$((port + 1))
+taskset -c 0 "$T/xfrd" serve --cores 1 --listen "127.0.0.1:$port" --store-dir "$work/st" \
+    --handoff "$work/h.sock" --zone "example.com.=examples/example.com.zone" \
+    --zone "ten.example.=$work/ten.zone" >"$work/xfrd.log" 2>&1 &
+xpid=$!; pids+=("$xpid")
+for _ in $(seq 100); do [ -S "$work/h.sock" ] && break; sleep 0.1; done
+taskset -c 1 "$T/xfr-frontend" --listen "127.0.0.1:$fport" --handoff "$work/h.sock" \
+    --engine-connections 8 --zone "ten.example.=$work/ten.zone" >"$work/fe.log" 2>&1 &
+pids+=("$!")
+sleep 1
+
+# One run: prints "transfers_per_s server_cpu_s client_cpu_s transfers".
+run() {
+    "$@" --server-pid "$xpid" --client-cores 1 --fail-on-error --json "$work/r.json" >/dev/null
+    python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(r["transfers_per_s"], r["server_cpu_s"], r["client_cpu_s"], r["transfers"])' "$work/r.json"
+}
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+measure() {
+    local name=$1; shift
+    local rates=() cpus=()
+    for _ in $(seq "$RUNS"); do
+        read -r rate cpu _ n < <(run "$@")
+        rates+=("$rate"); cpus+=("$(python3 -c "print($cpu / $n * 1e6)")")
+    done
+    printf '%-44s %10.0f /s   engine CPU %6.1f us per transfer (median of %d; runs: %s)\n' "$name" \
+        "$(printf '%s\n' "${rates[@]}" | median)" "$(printf '%s\n' "${cpus[@]}" | median)" "$RUNS" "${rates[*]}"
+}
+
+echo "machine: $(nproc) cores, $(uname -r); load: $(cut -d' ' -f1-3 /proc/loadavg); $(date -u +%F)"
+measure "handoffs, example zone AXFR (1 msg), c=8" \
+    "$T/xfr-bench" handoff --socket "$work/h.sock" --zone example.com. --concurrency 8 --transfers 20000
+measure "direct accept, 10k-record AXFR, c=64" \
+    "$T/xfr-bench" axfr --target "127.0.0.1:$port" --zone ten.example. --concurrency 64 --transfers 3000
+measure "through xfr-frontend, 10k-record AXFR, c=64" \
+    "$T/xfr-bench" axfr --target "127.0.0.1:$fport" --zone ten.example. --concurrency 64 --transfers 3000
+measure "xfr-bench as front end, 10k-record AXFR, c=64" \
+    "$T/xfr-bench" handoff --socket "$work/h.sock" --zone ten.example. --concurrency 64 --transfers 3000
