@@ -14,6 +14,16 @@ use xfrd_tests::{free_port, soa_serial, wait_until, workspace_bin, workspace_roo
 
 const ZONE: &str = "example.com.";
 
+/// The tests of this file count this process's open descriptors, which every test running in
+/// parallel in the same process changes: each test holds this lock for its whole run.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 fn fd_count(pid: u32) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/fd"))
         .map(|d| d.count())
@@ -29,6 +39,40 @@ fn settle_fds(pid: u32, want: usize) -> usize {
             return n;
         }
         std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Descriptor counts of xfrd and of this test process, taken once the front-end connections
+/// are registered; checked again at the end of a test.
+struct Baseline {
+    engine: usize,
+    own: usize,
+}
+
+impl Baseline {
+    fn take(engine: &Engine) -> Baseline {
+        // Let the engine register the front-end connections first.
+        std::thread::sleep(Duration::from_millis(200));
+        Baseline {
+            engine: fd_count(engine.proc.pid()),
+            own: fd_count(std::process::id()),
+        }
+    }
+
+    /// Every descriptor is accounted for in both processes (waiting, bounded, for closes).
+    fn assert_settled(&self, engine: &Engine) {
+        assert_eq!(
+            settle_fds(std::process::id(), self.own),
+            self.own,
+            "test process leaked descriptors"
+        );
+        let now = settle_fds(engine.proc.pid(), self.engine);
+        assert_eq!(
+            now,
+            self.engine,
+            "xfrd leaked descriptors; log:\n{}",
+            engine.proc.log_text()
+        );
     }
 }
 
@@ -142,17 +186,13 @@ fn recv_status(s: &mut UnixStream) -> Status {
 
 #[test]
 fn handoff_good_and_bad_inputs_leak_nothing() {
+    let _serial = serial();
     if xfrd_tests::require_program("dig").is_none() {
         return;
     }
     let engine = start_engine(&[]);
-    let pid = engine.proc.pid();
-    let me = std::process::id();
     let mut conn = UnixStream::connect(&engine.socket).unwrap();
-    // Let the engine register the front-end connection, then take the baselines.
-    std::thread::sleep(Duration::from_millis(200));
-    let engine_base = fd_count(pid);
-    let self_base = fd_count(me);
+    let baseline = Baseline::take(&engine);
 
     // A good AXFR handoff: taken, answered on the handed-over socket with our ID.
     {
@@ -302,25 +342,14 @@ fn handoff_good_and_bad_inputs_leak_nothing() {
             "the engine closes a connection with an unknown version"
         );
     }
-    // Every descriptor is accounted for in both processes.
-    assert_eq!(
-        settle_fds(me, self_base),
-        self_base,
-        "test process leaked descriptors"
-    );
-    let now = settle_fds(pid, engine_base);
-    assert_eq!(
-        now,
-        engine_base,
-        "xfrd leaked descriptors; log:\n{}",
-        engine.proc.log_text()
-    );
+    baseline.assert_settled(&engine);
 }
 
 /// Status 2: at its transfer limit, the engine declines an AXFR handoff and the front end keeps
 /// the connection; once the transfer in flight ends, the next handoff is taken.
 #[test]
 fn handoff_at_the_transfer_limit_is_overloaded() {
+    let _serial = serial();
     if xfrd_tests::require_program("dig").is_none() {
         return;
     }
@@ -343,10 +372,8 @@ fn handoff_at_the_transfer_limit_is_overloaded() {
     std::fs::write(&config, "[limits]\nmax_transfers_per_core = 1\n").unwrap();
     let zone_arg = format!("big.example.={}", big.display());
     let engine = start_engine(&["--config", config.to_str().unwrap(), "--zone", &zone_arg]);
-    let pid = engine.proc.pid();
-    let mut conn = UnixStream::connect(&engine.socket).unwrap();
-    std::thread::sleep(Duration::from_millis(200));
-    let engine_base = fd_count(pid);
+    let conn = UnixStream::connect(&engine.socket).unwrap();
+    let baseline = Baseline::take(&engine);
 
     // One transfer of the big zone, handed off, whose client does not read: it stays in flight.
     let (stalled, s) = tcp_pair();
@@ -360,7 +387,7 @@ fn handoff_at_the_transfer_limit_is_overloaded() {
     drop(s);
     std::thread::sleep(Duration::from_millis(300));
     // The next AXFR is declined; the front end still owns that connection.
-    let (_c, s2) = tcp_pair();
+    let (c2, s2) = tcp_pair();
     assert_eq!(
         client.hand_off(s2.as_fd(), &query(2, ZONE, 252)).unwrap(),
         Status::Overloaded
@@ -394,20 +421,16 @@ fn handoff_at_the_transfer_limit_is_overloaded() {
     let (_, records, _) = read_transfer(&mut c4);
     assert!(records >= 3);
     drop(c4);
-    drop(conn.write_all(&[]));
-    let now = settle_fds(pid, engine_base);
-    assert_eq!(
-        now,
-        engine_base,
-        "xfrd leaked descriptors; log:\n{}",
-        engine.proc.log_text()
-    );
+    // The front end still owned the declined connection; it closes it now.
+    drop((c2, s2, client));
+    baseline.assert_settled(&engine);
 }
 
 /// Front-end connections spread across the cores (each logs the core that took it), and a
 /// handoff on each of them is served.
 #[test]
 fn front_ends_spread_across_cores() {
+    let _serial = serial();
     if xfrd_tests::require_program("dig").is_none() {
         return;
     }
@@ -442,18 +465,16 @@ fn front_ends_spread_across_cores() {
 /// processes.
 #[test]
 fn ten_thousand_handoffs_leave_every_descriptor_accounted_for() {
+    let _serial = serial();
     if xfrd_tests::require_program("dig").is_none() {
         return;
     }
     const HANDOFFS: usize = 10_000;
     let engine = start_engine(&[]);
-    let pid = engine.proc.pid();
-    let me = std::process::id();
     let mut clients: Vec<Client> = (0..4)
         .map(|_| Client::connect(&engine.socket).unwrap())
         .collect();
-    std::thread::sleep(Duration::from_millis(200));
-    let (engine_base, self_base) = (fd_count(pid), fd_count(me));
+    let baseline = Baseline::take(&engine);
     let start = Instant::now();
     let (mut transfers, mut soas) = (0, 0);
     for i in 0..HANDOFFS {
@@ -482,16 +503,5 @@ fn ten_thousand_handoffs_leave_every_descriptor_accounted_for() {
         }
     }
     assert_eq!((transfers, soas), (HANDOFFS / 10, HANDOFFS - HANDOFFS / 10));
-    assert_eq!(
-        settle_fds(me, self_base),
-        self_base,
-        "test process leaked descriptors"
-    );
-    let now = settle_fds(pid, engine_base);
-    assert_eq!(
-        now,
-        engine_base,
-        "xfrd leaked descriptors; log:\n{}",
-        engine.proc.log_text()
-    );
+    baseline.assert_settled(&engine);
 }
