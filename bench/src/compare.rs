@@ -257,6 +257,9 @@ fn server_command(
                 cmd.arg("--zone")
                     .arg(format!("{}={}", z.origin, z.file.display()));
             }
+            if xfrd_has_handoff(bin) {
+                cmd.arg("--handoff").arg(dir.join("handoff.sock"));
+            }
         }
         "knotd" => {
             let mut c = format!(
@@ -321,6 +324,15 @@ fn server_command(
     Ok(cmd)
 }
 
+/// Whether this xfrd takes handoffs (`serve --handoff`, handoff protocol v1).
+fn xfrd_has_handoff(bin: &Path) -> bool {
+    Command::new(bin)
+        .args(["serve", "--help"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).contains("--handoff"))
+        .unwrap_or(false)
+}
+
 /// Start `cmd` pinned to `core` with taskset (which execs, so the pid is the server's).
 fn start_pinned(name: &str, cmd: Command, core: usize, log: PathBuf) -> anyhow::Result<Running> {
     let mut t = Command::new("taskset");
@@ -352,6 +364,9 @@ struct ServerResult {
     /// Median of the single large AXFRs, in ms.
     large_axfr_median_ms: f64,
     small: Vec<Report>,
+    /// The small zone through handoff protocol v1 (xfr-bench as the front end), at the same
+    /// concurrency levels; only for a server that takes handoffs (xfrd).
+    small_handoff: Vec<Report>,
     soa_udp: Report,
     peak_rss_mib: f64,
     /// /proc/loadavg (1, 5, 15 min) when this server's workloads started and ended: other
@@ -620,6 +635,27 @@ pub fn run(a: CompareArgs) -> anyhow::Result<()> {
             );
             small_reports.push(r);
         }
+        let mut small_handoff = Vec::new();
+        let sock = dir.join("handoff.sock");
+        if name == "xfrd" && sock.exists() {
+            for &c in &a.concurrency {
+                let r = load::run(&LoadConfig {
+                    mode: Mode::Handoff,
+                    zone: small.origin.clone(),
+                    concurrency: c,
+                    transfers: a.small_transfers,
+                    duration: Duration::from_secs_f64(a.small_duration),
+                    verify: false,
+                    handoff_socket: Some(sock.clone()),
+                    ..base.clone()
+                })?;
+                eprintln!(
+                    "   AXFR small by handoff c={c}: {:.0}/s p99 {:.1} ms, {} errors",
+                    r.transfers_per_s, r.latency_ms.p99, r.errors
+                );
+                small_handoff.push(r);
+            }
+        }
         let soa_udp = load::run(&LoadConfig {
             mode: Mode::Soa { tcp: false },
             zone: small.origin.clone(),
@@ -648,6 +684,7 @@ pub fn run(a: CompareArgs) -> anyhow::Result<()> {
             large_axfr,
             large_axfr_median_ms,
             small: small_reports,
+            small_handoff,
             soa_udp,
             peak_rss_mib,
             loadavg_start,
@@ -961,6 +998,38 @@ fn markdown(r: &CompareReport, a: &CompareArgs, took: Duration) -> String {
         &f0,
     );
     let _ = writeln!(s);
+    for x in srv.iter().filter(|x| !x.small_handoff.is_empty()) {
+        let _ = writeln!(
+            s,
+            "{} through handoff protocol v1 (xfr-bench as the front end: per transfer it \
+             connects to itself, passes the accepted socket and the query over the Unix \
+             socket, and reads the AXFR on the client end), 10k-record zone, against direct TCP \
+             in the same run:",
+            x.name
+        );
+        let _ = writeln!(s);
+        let _ = writeln!(
+            s,
+            "| concurrency | transfers/s | ratio to direct | p50, ms | p99, ms | server CPU per transfer, ms | errors |"
+        );
+        let _ = writeln!(s, "|---:|---:|---:|---:|---:|---:|---:|");
+        for (i, c) in a.concurrency.iter().enumerate() {
+            let (Some(h), Some(d)) = (x.small_handoff.get(i), x.small.get(i)) else {
+                continue;
+            };
+            let _ = writeln!(
+                s,
+                "| {c} | {:.0} | {} | {:.2} | {:.2} | {:.3} | {} |",
+                h.transfers_per_s,
+                ratio(h.transfers_per_s, d.transfers_per_s),
+                h.latency_ms.p50,
+                h.latency_ms.p99,
+                h.server_cpu_s.unwrap_or(0.0) * 1000.0 / h.transfers.max(1) as f64,
+                h.errors
+            );
+        }
+        let _ = writeln!(s);
+    }
     // Is the harness cheaper than what it measures? Listed per throughput workload.
     let mut heavier = Vec::new();
     for x in srv {
