@@ -53,6 +53,8 @@ measure() {
 echo "machine: $(nproc) cores, $(uname -r); load: $(cut -d' ' -f1-3 /proc/loadavg); $(date -u +%F)"
 measure "handoffs, example zone AXFR (1 msg), c=8" \
     "$T/xfr-bench" handoff --socket "$work/h.sock" --zone example.com. --concurrency 8 --transfers 20000
+measure "direct accept, example zone AXFR (1 msg), c=8" \
+    "$T/xfr-bench" axfr --target "127.0.0.1:$port" --zone example.com. --concurrency 8 --transfers 20000
 measure "direct accept, 10k-record AXFR, c=64" \
     "$T/xfr-bench" axfr --target "127.0.0.1:$port" --zone ten.example. --concurrency 64 --transfers 3000
 measure "through xfr-frontend, 10k-record AXFR, c=64" \
