@@ -33,6 +33,8 @@ use crate::wire;
 /// How long a server may take from start to answering SOA for both zones. named needs about
 /// 4 s for a 1M-record zone here (FINDINGS.md); a slow disk or a debug build may need more.
 const READY_TIMEOUT: Duration = Duration::from_secs(180);
+/// Front-end connections to xfrd's handoff socket in the handoff workload.
+const HANDOFF_CONNS: usize = 4;
 /// Grace period between SIGTERM and SIGKILL when stopping a server.
 const STOP_GRACE: Duration = Duration::from_secs(5);
 
@@ -577,6 +579,7 @@ pub fn run(a: CompareArgs) -> anyhow::Result<()> {
             progress: false,
             handoff_socket: None,
             read_bytes: load::READ_BUF_BYTES,
+            handoff_conns: HANDOFF_CONNS,
         };
         // Untimed verified transfers first: they warm caches and give the digests that must
         // agree between servers.

@@ -89,6 +89,9 @@ pub struct LoadConfig {
     pub handoff_socket: Option<std::path::PathBuf>,
     /// Bytes asked of each read(2) of a transfer (READ_BUF_BYTES by default).
     pub read_bytes: usize,
+    /// Handoff mode: connections from the front end to the engine (a real front end keeps a
+    /// few long-lived ones; xfrd limits them per core).
+    pub handoff_conns: usize,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, PartialEq)]
@@ -221,6 +224,8 @@ struct Ctx<'a> {
     bytes: AtomicU64,
     stop: AtomicBool,
     reference: Mutex<Option<Outcome>>,
+    /// Handoff mode: the front end's connections to the engine, shared by the threads.
+    handoff_pool: Vec<Mutex<Option<xfr_handoff::Client>>>,
 }
 
 impl Ctx<'_> {
@@ -334,7 +339,7 @@ fn one_handoff(
     buf: &mut [u8],
     id: u16,
     listener: &std::net::TcpListener,
-    engine: &mut Option<xfr_handoff::Client>,
+    engine: &Mutex<Option<xfr_handoff::Client>>,
 ) -> Result<Done, XfrError> {
     use std::os::fd::AsFd;
     let cfg = ctx.cfg;
@@ -343,30 +348,35 @@ fn one_handoff(
         .as_ref()
         .expect("handoff mode has a socket");
     let t0 = Instant::now();
-    if engine.is_none() {
-        let c = xfr_handoff::Client::connect(path)
-            .map_err(|e| XfrError::Connect(format!("{}: {e}", path.display())))?;
-        c.stream()
-            .set_read_timeout(Some(cfg.timeout))
-            .map_err(io_err)?;
-        *engine = Some(c);
-    }
     let addr = listener.local_addr().map_err(io_err)?;
     let mut s = TcpStream::connect_timeout(&addr, cfg.timeout)
         .map_err(|e| XfrError::Connect(e.to_string()))?;
     s.set_read_timeout(Some(cfg.timeout)).map_err(io_err)?;
     let (accepted, _) = listener.accept().map_err(io_err)?;
     let (q, xfr) = xfr_query(ctx, id);
-    let status = match engine
-        .as_mut()
-        .expect("connected above")
-        .hand_off(accepted.as_fd(), &q)
-    {
-        Ok(st) => st,
-        Err(e) => {
-            // The handoff connection is out of step or gone: start a new one next time.
-            *engine = None;
-            return Err(XfrError::Io(format!("handoff: {e}")));
+    let status = {
+        // The engine answers a handoff before it serves the transfer, so a front-end
+        // connection is held only for that exchange and a few serve many client threads.
+        let mut engine = engine.lock().unwrap_or_else(|p| p.into_inner());
+        if engine.is_none() {
+            let c = xfr_handoff::Client::connect(path)
+                .map_err(|e| XfrError::Connect(format!("{}: {e}", path.display())))?;
+            c.stream()
+                .set_read_timeout(Some(cfg.timeout))
+                .map_err(io_err)?;
+            *engine = Some(c);
+        }
+        match engine
+            .as_mut()
+            .expect("connected above")
+            .hand_off(accepted.as_fd(), &q)
+        {
+            Ok(st) => st,
+            Err(e) => {
+                // The handoff connection is out of step or gone: start a new one next time.
+                *engine = None;
+                return Err(XfrError::Io(format!("handoff: {e}")));
+            }
         }
     };
     drop(accepted);
@@ -433,7 +443,7 @@ fn xfr_worker(ctx: &Ctx, seed: u32) -> WorkerStats {
     let mut st = WorkerStats::new();
     let mut buf = vec![0u8; ctx.cfg.read_bytes.max(MAX_FRAME_BYTES) + MAX_FRAME_BYTES];
     let mut ids = seed | 1;
-    // Handoff mode: this thread's front-end listener and engine connection.
+    // Handoff mode: this thread's front-end listener (engine connections are shared).
     let listener = if ctx.cfg.mode == Mode::Handoff {
         match std::net::TcpListener::bind("127.0.0.1:0") {
             Ok(l) => Some(l),
@@ -445,12 +455,14 @@ fn xfr_worker(ctx: &Ctx, seed: u32) -> WorkerStats {
     } else {
         None
     };
-    let mut engine = None;
     while ctx.claim().is_some() {
         let t0 = Instant::now();
         let id = next_id(&mut ids);
         let r = match &listener {
-            Some(l) => one_handoff(ctx, &mut buf, id, l, &mut engine),
+            Some(l) => {
+                let pool = &ctx.handoff_pool;
+                one_handoff(ctx, &mut buf, id, l, &pool[seed as usize % pool.len()])
+            }
             None => one_transfer(ctx, &mut buf, id),
         };
         match r.and_then(|d| {
@@ -639,6 +651,9 @@ pub fn run(cfg: &LoadConfig) -> anyhow::Result<Report> {
         bytes: AtomicU64::new(0),
         stop: AtomicBool::new(false),
         reference: Mutex::new(None),
+        handoff_pool: (0..cfg.handoff_conns.clamp(1, cfg.concurrency))
+            .map(|_| Mutex::new(None))
+            .collect(),
     };
     // Keep the sampling thread off the server's cores when the client's cores are named.
     if !cfg.client_cores.is_empty() {

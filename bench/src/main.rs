@@ -57,6 +57,9 @@ enum Cmd {
         /// The engine's handoff socket.
         #[arg(long)]
         socket: PathBuf,
+        /// Front-end connections to the engine, shared by the client threads.
+        #[arg(long, default_value_t = 4)]
+        conns: usize,
     },
     /// Start xfrd and the peers (knotd, nsd, named) one at a time and run the same workloads.
     Compare(compare::CompareArgs),
@@ -117,7 +120,12 @@ fn secs(name: &str, v: f64) -> anyhow::Result<Duration> {
     Ok(Duration::from_secs_f64(v))
 }
 
-fn run_load(a: LoadArgs, mode: load::Mode, handoff_socket: Option<PathBuf>) -> anyhow::Result<()> {
+fn run_load(
+    a: LoadArgs,
+    mode: load::Mode,
+    handoff_socket: Option<PathBuf>,
+    handoff_conns: usize,
+) -> anyhow::Result<()> {
     let tsig = match &a.tsig {
         Some(s) => Some(tsig::Key::parse(s).map_err(|e| anyhow::anyhow!(e))?),
         None => None,
@@ -142,6 +150,7 @@ fn run_load(a: LoadArgs, mode: load::Mode, handoff_socket: Option<PathBuf>) -> a
         progress: true,
         handoff_socket,
         read_bytes: a.read_kib.max(64) * 1024,
+        handoff_conns,
     };
     let report = load::run(&cfg)?;
     print!("{}", report.table());
@@ -158,10 +167,14 @@ fn run_load(a: LoadArgs, mode: load::Mode, handoff_socket: Option<PathBuf>) -> a
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.cmd {
-        Cmd::Axfr(a) => run_load(a, load::Mode::Axfr, None),
-        Cmd::Ixfr { load, serial } => run_load(load, load::Mode::Ixfr { serial }, None),
-        Cmd::Soa { load, tcp } => run_load(load, load::Mode::Soa { tcp }, None),
-        Cmd::Handoff { load, socket } => run_load(load, load::Mode::Handoff, Some(socket)),
+        Cmd::Axfr(a) => run_load(a, load::Mode::Axfr, None, 1),
+        Cmd::Ixfr { load, serial } => run_load(load, load::Mode::Ixfr { serial }, None, 1),
+        Cmd::Soa { load, tcp } => run_load(load, load::Mode::Soa { tcp }, None, 1),
+        Cmd::Handoff {
+            load,
+            socket,
+            conns,
+        } => run_load(load, load::Mode::Handoff, Some(socket), conns),
         Cmd::Compare(a) => compare::run(a),
     }
 }
