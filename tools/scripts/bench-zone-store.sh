@@ -20,9 +20,13 @@ RECORDS=${1:-1000000}
 RUNS=${2:-5}
 ORIGIN=example.com.
 SEED=1
-KNOT_PORT=${KNOT_PORT:-53531}
-NSD_PORT=${NSD_PORT:-53532}
-XFRD_PORT=${XFRD_PORT:-53533}
+# Ports that differ from run to run (a server still shutting down from an earlier run does not
+# hold ours) and lie below the ephemeral range (32768-60999): a load test's client sockets in
+# TIME_WAIT there make bind() fail for a listener.
+BASE_PORT=$((10000 + RANDOM % 20000))
+KNOT_PORT=${KNOT_PORT:-$BASE_PORT}
+NSD_PORT=${NSD_PORT:-$((BASE_PORT + 1))}
+XFRD_PORT=${XFRD_PORT:-$((BASE_PORT + 2))}
 XFRD=${XFRD:-}
 export PATH="$PATH:/usr/sbin:/sbin"
 
