@@ -161,6 +161,7 @@ mod tests {
         zone_store::compile::compile(&file, &origin, &out, &Default::default()).unwrap();
         let store = Arc::new(zone_store::store::Store::open(&out).unwrap());
         let zone = Arc::new(Zone {
+            origin_text: origin.to_string().into(),
             origin,
             file,
             allow_transfer: acl,

@@ -31,6 +31,8 @@ use crate::config::ZoneConfig;
 #[derive(Debug)]
 pub struct Zone {
     pub origin: Name,
+    /// The origin in presentation format, rendered once: the per-transfer log line writes it.
+    pub origin_text: Box<str>,
     pub file: PathBuf,
     pub allow_transfer: Acl,
     pub store: Arc<Store>,
@@ -221,6 +223,7 @@ pub fn load_all(
                 }
                 zones.push(Arc::new(Zone {
                     origin: cfg.origin.clone(),
+                    origin_text: cfg.origin.to_string().into(),
                     file: cfg.file.clone(),
                     allow_transfer: cfg.allow_transfer.clone(),
                     store,
@@ -232,6 +235,7 @@ pub fn load_all(
                         tracing::error!(zone = %cfg.origin, serial = p.store.serial(), "{e:#}; keeping the version being served");
                         zones.push(Arc::new(Zone {
                             origin: p.origin.clone(),
+                            origin_text: p.origin_text.clone(),
                             file: p.file.clone(),
                             allow_transfer: cfg.allow_transfer.clone(),
                             store: p.store.clone(),
