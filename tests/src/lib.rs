@@ -196,7 +196,11 @@ const CHECKZONE_RELAXED: &[&str] = &[
 /// The canonical record set of a zone file, as named-checkzone reads it.
 pub fn canonical_zone(origin: &str, zonefile: &Path) -> Result<BTreeSet<String>> {
     let prog = find_program("named-checkzone").context("named-checkzone not installed")?;
+    let zonefile =
+        &std::fs::canonicalize(zonefile).with_context(|| format!("{}", zonefile.display()))?;
+    // BIND resolves relative $INCLUDE paths against its working directory: run where the zone is.
     let out = Command::new(prog)
+        .current_dir(zonefile.parent().unwrap_or(Path::new("/")))
         .args(CHECKZONE_RELAXED)
         .args(["-D", "-o", "-", origin])
         .arg(zonefile)

@@ -15,36 +15,11 @@ use std::process::{Command, Output};
 
 const XFR_ZONE: &str = env!("CARGO_BIN_EXE_xfr-zone");
 
-/// named-checkzone's policy checks are about what a server should accept, not about what the
-/// file says; the comparison wants the records only.
-const POLICY_OFF: &[&str] = &[
-    "-i", "none", "-k", "ignore", "-n", "ignore", "-m", "ignore", "-M", "ignore", "-S", "ignore",
-    "-T", "ignore", "-W", "ignore", "-r", "ignore",
-];
-
 fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("workspace root")
         .to_path_buf()
-}
-
-/// The named-checkzone binary, or None (after a loud message) when it is missing and CI is
-/// not set. With CI=true a missing binary fails the test.
-fn named_checkzone() -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let dirs = std::env::split_paths(&path).chain(["/usr/sbin".into(), "/usr/bin".into()]);
-    for dir in dirs {
-        let p = dir.join("named-checkzone");
-        if p.is_file() {
-            return Some(p);
-        }
-    }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("named-checkzone is missing and CI=true: install bind9-utils");
-    }
-    eprintln!("!!! SKIPPED: named-checkzone is not installed (apt-get install bind9-utils) !!!");
-    None
 }
 
 fn run(cmd: &mut Command) -> Output {
@@ -68,38 +43,10 @@ fn ok(out: Output, what: &str) -> Output {
     out
 }
 
-/// `named-checkzone -D` of a zone file, as a set of normalised lines: comments dropped,
-/// whitespace collapsed, owner lowercased.
-fn checkzone_set(checkzone: &Path, origin: &str, zonefile: &Path) -> BTreeSet<String> {
-    // $INCLUDE paths are relative to the working directory (BIND): run where the zone is.
-    let out = run(Command::new(checkzone)
-        .current_dir(zonefile.parent().unwrap())
-        .args(POLICY_OFF)
-        .args(["-D", "-o", "-", origin])
-        .arg(zonefile));
-    assert!(
-        out.status.success(),
-        "named-checkzone rejects {}:\n{}{}",
-        zonefile.display(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    normalise(&String::from_utf8_lossy(&out.stdout))
-}
-
-fn normalise(text: &str) -> BTreeSet<String> {
-    text.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with(';'))
-        .map(|l| {
-            let mut fields = l.split_whitespace();
-            let owner = fields.next().unwrap_or_default().to_ascii_lowercase();
-            std::iter::once(owner)
-                .chain(fields.map(str::to_string))
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-        .collect()
+/// `named-checkzone -D` of a zone file as a set of normalised lines (the shared helper of the
+/// interop tests: named runs from the zone's folder, policy checks off).
+fn checkzone_set(origin: &str, zonefile: &Path) -> BTreeSet<String> {
+    xfrd_tests::canonical_zone(origin, zonefile).unwrap_or_else(|e| panic!("{e:#}"))
 }
 
 fn tempdir() -> tempfile::TempDir {
@@ -111,13 +58,7 @@ fn tempdir() -> tempfile::TempDir {
 
 /// Compiles `zonefile`, dumps the store both ways, and compares all three with
 /// named-checkzone. Returns the number of lines of the generic dump.
-fn roundtrip(
-    checkzone: &Path,
-    origin: &str,
-    zonefile: &Path,
-    dir: &Path,
-    hickory_strict: bool,
-) -> usize {
+fn roundtrip(origin: &str, zonefile: &Path, dir: &Path, hickory_strict: bool) -> usize {
     let store = dir.join("zone.store");
     ok(
         run(Command::new(XFR_ZONE)
@@ -134,7 +75,7 @@ fn roundtrip(
             ])),
         &format!("compile {}", zonefile.display()),
     );
-    let want = checkzone_set(checkzone, origin, zonefile);
+    let want = checkzone_set(origin, zonefile);
     let mut lines = 0;
     for (flag, name) in [(Some("--generic"), "generic"), (None, "default")] {
         let mut args = vec!["dump", store.to_str().unwrap()];
@@ -153,7 +94,7 @@ fn roundtrip(
         }
         let dumped = dir.join(format!("dump-{name}.zone"));
         fs::write(&dumped, &out.stdout).unwrap();
-        let got = checkzone_set(checkzone, origin, &dumped);
+        let got = checkzone_set(origin, &dumped);
         if got != want {
             let missing: Vec<_> = want.difference(&got).take(10).collect();
             let extra: Vec<_> = got.difference(&want).take(10).collect();
@@ -212,14 +153,13 @@ fn tricky_zones() -> Vec<(PathBuf, String)> {
 
 #[test]
 fn tricky_corpus_round_trips_through_named_checkzone() {
-    let Some(checkzone) = named_checkzone() else {
+    let Some(_) = xfrd_tests::require_program("named-checkzone") else {
         return;
     };
     let mut failures = Vec::new();
     for (file, origin) in tricky_zones() {
         let dir = tempdir();
-        let r =
-            std::panic::catch_unwind(|| roundtrip(&checkzone, &origin, &file, dir.path(), false));
+        let r = std::panic::catch_unwind(|| roundtrip(&origin, &file, dir.path(), false));
         if let Err(e) = r {
             let msg = e
                 .downcast_ref::<String>()
@@ -253,7 +193,7 @@ fn generate(origin: &str, records: usize, seed: u64, dir: &Path) -> PathBuf {
 
 #[test]
 fn generated_zones_round_trip_through_named_checkzone() {
-    let Some(checkzone) = named_checkzone() else {
+    let Some(_) = xfrd_tests::require_program("named-checkzone") else {
         return;
     };
     for (origin, records, seed) in [
@@ -265,7 +205,7 @@ fn generated_zones_round_trip_through_named_checkzone() {
     ] {
         let dir = tempdir();
         let zonefile = generate(origin, records, seed, dir.path());
-        let lines = roundtrip(&checkzone, origin, &zonefile, dir.path(), true);
+        let lines = roundtrip(origin, &zonefile, dir.path(), true);
         assert_eq!(lines, records, "{origin} seed {seed}: dump line count");
     }
 }
@@ -275,12 +215,12 @@ fn generated_zones_round_trip_through_named_checkzone() {
 /// form (the guards are not so strict that everything falls back).
 #[test]
 fn presentation_types_round_trip_through_named_checkzone() {
-    let Some(checkzone) = named_checkzone() else {
+    let Some(_) = xfrd_tests::require_program("named-checkzone") else {
         return;
     };
     let zonefile = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/presentation.zone");
     let dir = tempdir();
-    roundtrip(&checkzone, "example.com.", &zonefile, dir.path(), false);
+    roundtrip("example.com.", &zonefile, dir.path(), false);
     let store = dir.path().join("zone.store");
     let out = ok(xfr_zone(&["dump", store.to_str().unwrap()]), "dump");
     let text = String::from_utf8(out.stdout).unwrap();
