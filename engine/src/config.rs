@@ -51,9 +51,12 @@ pub struct FileConfig {
     /// Unix socket for handoff protocol v1 (DESIGN.md); absent: no handoff.
     #[serde(default)]
     pub handoff: Option<PathBuf>,
-    /// Peer uids allowed on the handoff socket; absent: xfrd's own effective uid.
+    /// Peer uids allowed on the handoff socket; absent: xfrd's own effective uid and root.
     #[serde(default)]
     pub handoff_uids: Option<Vec<u32>>,
+    /// Permission bits of the handoff socket file; absent: 0o600 (owner only).
+    #[serde(default)]
+    pub handoff_mode: Option<u32>,
     #[serde(default)]
     pub log: LogConfig,
     #[serde(default)]
@@ -137,6 +140,11 @@ pub struct ZoneConfig {
     pub allow_transfer: Acl,
 }
 
+/// The handoff socket file's mode unless configured: only xfrd's own user may connect (the
+/// SO_PEERCRED uid check comes on top). A front end running as another user needs a wider mode
+/// and a shared group, e.g. `handoff_mode = 0o660`, and its uid in `handoff_uids`.
+pub const HANDOFF_MODE_DEFAULT: u32 = 0o600;
+
 /// The whole resolved configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -145,6 +153,8 @@ pub struct Config {
     pub store_dir: PathBuf,
     pub handoff: Option<PathBuf>,
     pub handoff_uids: Vec<u32>,
+    /// Permission bits the handoff socket file is given (connecting needs write permission).
+    pub handoff_mode: u32,
     pub log_level: String,
     pub limits: Limits,
     pub zones: Vec<ZoneConfig>,
@@ -279,9 +289,18 @@ pub fn resolve(cli: &CliOverrides) -> Result<Config> {
             .or(file.store_dir.map(|d| base.join(d)))
             .unwrap_or_else(default_store_dir),
         handoff: cli.handoff.clone().or(file.handoff.map(|h| base.join(h))),
-        handoff_uids: file
-            .handoff_uids
-            .unwrap_or_else(|| vec![crate::sys::euid()]),
+        handoff_uids: file.handoff_uids.unwrap_or_else(|| {
+            let mut uids = vec![crate::sys::euid(), 0];
+            uids.dedup();
+            uids
+        }),
+        handoff_mode: match file.handoff_mode {
+            None => HANDOFF_MODE_DEFAULT,
+            Some(m) if m & !0o777 == 0 => m,
+            Some(m) => {
+                bail!("handoff_mode {m:#o}: only permission bits (0o000 to 0o777) are allowed")
+            }
+        },
         log_level: file.log.level,
         limits,
         zones,
@@ -291,6 +310,27 @@ pub fn resolve(cli: &CliOverrides) -> Result<Config> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn resolve_text(text: &str) -> Result<Config> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("xfrd.toml");
+        std::fs::write(&path, text).unwrap();
+        resolve(&CliOverrides {
+            config: Some(path),
+            ..Default::default()
+        })
+    }
+
+    #[test]
+    fn handoff_mode_and_uids() {
+        let c = resolve_text("handoff = \"h.sock\"\n").unwrap();
+        assert_eq!(c.handoff_mode, 0o600);
+        assert!(c.handoff_uids.contains(&crate::sys::euid()) && c.handoff_uids.contains(&0));
+        let c = resolve_text("handoff_mode = 0o660\nhandoff_uids = [1000]\n").unwrap();
+        assert_eq!((c.handoff_mode, c.handoff_uids), (0o660, vec![1000]));
+        let e = resolve_text("handoff_mode = 0o4755\n").unwrap_err();
+        assert!(e.to_string().contains("handoff_mode"), "{e:#}");
+    }
 
     #[test]
     fn full_config_parses() {

@@ -87,7 +87,7 @@ pub fn serve(cli: CliOverrides, cfg: Config) -> Result<()> {
         // listener (AF_UNIX has no SO_REUSEPORT): each connection goes to whichever ring's
         // multishot accept takes it, so front ends, and the transfers handed over on them,
         // spread across cores.
-        let listener = handoff_listener(path)?;
+        let listener = handoff_listener(path, cfg.handoff_mode)?;
         for sockets in per_core.iter_mut() {
             sockets.handoff = Some(
                 listener
@@ -150,7 +150,7 @@ pub fn serve(cli: CliOverrides, cfg: Config) -> Result<()> {
 
 /// The handoff Unix listener; a stale socket file left by a previous run is replaced, any
 /// other file at the path is an error.
-fn handoff_listener(path: &std::path::Path) -> Result<std::os::fd::OwnedFd> {
+fn handoff_listener(path: &std::path::Path, mode: u32) -> Result<std::os::fd::OwnedFd> {
     use std::os::unix::fs::FileTypeExt;
     if let Ok(meta) = std::fs::symlink_metadata(path) {
         if !meta.file_type().is_socket() {
@@ -158,8 +158,15 @@ fn handoff_listener(path: &std::path::Path) -> Result<std::os::fd::OwnedFd> {
         }
         std::fs::remove_file(path).with_context(|| format!("removing stale {}", path.display()))?;
     }
-    let listener = std::os::unix::net::UnixListener::bind(path)
-        .with_context(|| format!("listening on handoff socket {}", path.display()))?;
+    // Created under a mask that leaves only the owner's bits, so the file is never reachable by
+    // others, not even between bind and chmod; then given the configured mode.
+    let previous = sys::set_umask(0o177);
+    let bound = std::os::unix::net::UnixListener::bind(path);
+    sys::set_umask(previous);
+    let listener =
+        bound.with_context(|| format!("listening on handoff socket {}", path.display()))?;
+    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(mode))
+        .with_context(|| format!("setting mode {mode:#o} on {}", path.display()))?;
     Ok(listener.into())
 }
 

@@ -310,6 +310,13 @@ pub fn is_stream_socket(fd: RawFd) -> bool {
     rc == 0 && kind == libc::SOCK_STREAM
 }
 
+/// Sets the process's file-creation mask, returning the previous one. The mask is process-wide:
+/// called at start-up, around the creation of the handoff socket file only.
+pub fn set_umask(mask: u32) -> u32 {
+    // SAFETY: umask has no preconditions and cannot fail.
+    unsafe { libc::umask(mask as libc::mode_t) as u32 }
+}
+
 /// This process's effective uid.
 pub fn euid() -> u32 {
     // SAFETY: geteuid has no preconditions and cannot fail.

@@ -191,6 +191,11 @@ fn handoff_good_and_bad_inputs_leak_nothing() {
         return;
     }
     let engine = start_engine(&[]);
+    // The socket file is the owner's alone (mode 0600 by default).
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(&engine.socket).unwrap().permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o600, "handoff socket mode {mode:o}");
     let mut conn = UnixStream::connect(&engine.socket).unwrap();
     let baseline = Baseline::take(&engine);
 
