@@ -5,7 +5,9 @@ use libfuzzer_sys::fuzz_target;
 use xfr_proto::framing::{consume, frame};
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&cut, stream)) = data.split_first() else { return };
+    let Some((&cut, stream)) = data.split_first() else {
+        return;
+    };
     let chunk = usize::from(cut).max(1);
     let mut buf = vec![0u8; 4096];
     let mut filled = 0;

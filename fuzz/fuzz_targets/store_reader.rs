@@ -15,7 +15,12 @@ fuzz_target!(|data: &[u8]| {
     let path = dir.join("input.store");
     std::fs::write(&path, &bytes).expect("write the input");
     if let Ok(store) = zone_store::store::Store::open(&path) {
-        let _ = (store.origin(), store.serial(), store.soa_ttl(), store.soa_rdata().len());
+        let _ = (
+            store.origin(),
+            store.serial(),
+            store.soa_ttl(),
+            store.soa_rdata().len(),
+        );
         let mut answers = 0u64;
         for m in store.messages() {
             assert!(store.body_base() + m.body.len() <= 65535);

@@ -19,6 +19,10 @@ fuzz_target!(|data: &[u8]| {
     match (one, two) {
         (Ok(a), Ok(b)) => assert_eq!(a.records, b.records),
         (Err(a), Err(b)) => assert_eq!(a, b),
-        (a, b) => panic!("1 and 2 threads disagree: {:?} vs {:?}", a.is_ok(), b.is_ok()),
+        (a, b) => panic!(
+            "1 and 2 threads disagree: {:?} vs {:?}",
+            a.is_ok(),
+            b.is_ok()
+        ),
     }
 });
