@@ -417,6 +417,11 @@ fn record(
     sc: &mut Scratch,
 ) -> Result<(), Stop> {
     let toks = &sc.toks[..];
+    if toks.is_empty() {
+        // Only parentheses (with blanks or comments) on the line: BIND reads nothing there.
+        // Found by fuzz/fuzz_targets/zonefile.rs (`( \t)` indexed an empty token list).
+        return Ok(());
+    }
     let mut i = 0;
     if kind == EntryKind::Owned {
         let t = &toks[0];
