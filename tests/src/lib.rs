@@ -70,6 +70,28 @@ pub fn workspace_bin(name: &str) -> PathBuf {
     bin
 }
 
+/// A zone of exactly `records` records for `origin`, written by `xfr-zone gen --seed SEED`
+/// into `dir`; returns its path.
+pub fn generated_zone(origin: &str, records: usize, seed: u64, dir: &Path) -> PathBuf {
+    let file = dir.join(format!("{origin}{records}-{seed}.zone"));
+    let status = Command::new(workspace_bin("xfr-zone"))
+        .args([
+            "gen",
+            "--origin",
+            origin,
+            "--records",
+            &records.to_string(),
+            "--seed",
+            &seed.to_string(),
+            "-o",
+        ])
+        .arg(&file)
+        .status()
+        .expect("run xfr-zone gen");
+    assert!(status.success(), "xfr-zone gen failed");
+    file
+}
+
 /// The workspace's root folder.
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -2,14 +2,14 @@
 //! talk only to the front end's port; transfers are answered by xfrd on the handed-over
 //! sockets, and what the clients get must equal the source zone.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
 use xfrd_tests::peers::{self, Peer, Role};
 use xfrd_tests::{
-    axfr_canonical, canonical_zone, diff_summary, free_port, require_program, soa_serial,
-    wait_until, workspace_bin, workspace_root, Proc,
+    axfr_canonical, canonical_zone, diff_summary, free_port, generated_zone, require_program,
+    soa_serial, wait_until, workspace_bin, workspace_root, Proc,
 };
 
 struct Pair {
@@ -69,26 +69,6 @@ fn start_pair(zones: &[(&str, &Path)], dir: &Path) -> Pair {
     }
 }
 
-fn generated_zone(origin: &str, records: usize, dir: &Path) -> PathBuf {
-    let file = dir.join(format!("{origin}zone"));
-    let status = Command::new(workspace_bin("xfr-zone"))
-        .args([
-            "gen",
-            "--origin",
-            origin,
-            "--records",
-            &records.to_string(),
-            "--seed",
-            "5",
-            "-o",
-        ])
-        .arg(&file)
-        .status()
-        .expect("run xfr-zone gen");
-    assert!(status.success());
-    file
-}
-
 #[test]
 fn dig_kdig_and_knotd_transfer_through_the_front_end() {
     if require_program("named-checkzone").is_none() || require_program("dig").is_none() {
@@ -99,7 +79,7 @@ fn dig_kdig_and_knotd_transfer_through_the_front_end() {
     };
     let tmp = tempfile::tempdir().unwrap();
     let example = workspace_root().join("examples/example.com.zone");
-    let generated = generated_zone("fe.example.", 30_000, tmp.path());
+    let generated = generated_zone("fe.example.", 30_000, 5, tmp.path());
     let zones = [
         ("example.com.", example.as_path()),
         ("fe.example.", generated.as_path()),

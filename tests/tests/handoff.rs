@@ -359,20 +359,7 @@ fn handoff_at_the_transfer_limit_is_overloaded() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let big = dir.path().join("big.zone");
-    let status = Command::new(workspace_bin("xfr-zone"))
-        .args([
-            "gen",
-            "--origin",
-            "big.example.",
-            "--records",
-            "200000",
-            "-o",
-        ])
-        .arg(&big)
-        .status()
-        .unwrap();
-    assert!(status.success());
+    let big = xfrd_tests::generated_zone("big.example.", 200_000, 1, dir.path());
     let config = dir.path().join("xfrd.toml");
     std::fs::write(&config, "[limits]\nmax_transfers_per_core = 1\n").unwrap();
     let zone_arg = format!("big.example.={}", big.display());

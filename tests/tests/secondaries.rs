@@ -1,14 +1,14 @@
 //! knotd, nsd and named, each configured as a real secondary of xfrd on loopback, transfer
 //! zones from it; what each then serves must equal the source zone as named-checkzone reads it.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
 use xfrd_tests::peers::{self, Peer, Role};
 use xfrd_tests::{
-    axfr_canonical, canonical_zone, diff_summary, free_port, require_program, soa_serial,
-    wait_until, workspace_bin, workspace_root, Proc,
+    axfr_canonical, canonical_zone, diff_summary, free_port, generated_zone, require_program,
+    soa_serial, wait_until, workspace_bin, workspace_root, Proc,
 };
 
 /// Starts xfrd serving `zones` (origin, file) on `ip`:`port`.
@@ -43,27 +43,6 @@ fn start_xfrd(ip: &str, port: u16, zones: &[(&str, &Path)], dir: &Path) -> Proc 
         .unwrap_or_else(|e| panic!("{e:#}\nxfrd log:\n{}", proc.log_text()));
     }
     proc
-}
-
-/// A generated zone of `records` records, written by `xfr-zone gen`.
-fn generated_zone(origin: &str, records: usize, dir: &Path) -> PathBuf {
-    let file = dir.join(format!("{}zone", origin));
-    let status = Command::new(workspace_bin("xfr-zone"))
-        .args([
-            "gen",
-            "--origin",
-            origin,
-            "--records",
-            &records.to_string(),
-            "--seed",
-            "11",
-            "-o",
-        ])
-        .arg(&file)
-        .status()
-        .expect("run xfr-zone gen");
-    assert!(status.success(), "xfr-zone gen failed");
-    file
 }
 
 /// Each peer as a secondary of xfrd for every zone; asserts what the secondary serves.
@@ -119,7 +98,7 @@ fn secondaries_transfer(ip: &str, zones: &[(&str, &Path)]) {
 fn peers_transfer_example_and_generated_zones_over_ipv4() {
     let tmp = tempfile::tempdir().unwrap();
     let example = workspace_root().join("examples/example.com.zone");
-    let generated = generated_zone("gen.example.", 20_000, tmp.path());
+    let generated = generated_zone("gen.example.", 20_000, 11, tmp.path());
     secondaries_transfer(
         "127.0.0.1",
         &[("example.com.", &example), ("gen.example.", &generated)],

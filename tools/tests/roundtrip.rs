@@ -173,22 +173,7 @@ fn tricky_corpus_round_trips_through_named_checkzone() {
 }
 
 fn generate(origin: &str, records: usize, seed: u64, dir: &Path) -> PathBuf {
-    let zonefile = dir.join(format!("gen-{records}-{seed}.zone"));
-    ok(
-        xfr_zone(&[
-            "gen",
-            "--origin",
-            origin,
-            "--records",
-            &records.to_string(),
-            "--seed",
-            &seed.to_string(),
-            "-o",
-            zonefile.to_str().unwrap(),
-        ]),
-        "gen",
-    );
-    zonefile
+    xfrd_tests::generated_zone(origin, records, seed, dir)
 }
 
 #[test]
