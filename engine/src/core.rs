@@ -74,9 +74,37 @@ const _: () = assert!(REPLY_BYTES >= 2 + 12 + QUESTION_BYTES_MAX + 12 + 530 + 11
 const _: () = assert!(SEND_MESSAGES_MAX * 3 <= 1024, "IOV_MAX is 1024 on Linux");
 const _: () = assert!(RECV_BYTES >= 2 + 512);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(u8)]
-enum Kind {
+/// Defines the operation kinds carried in `user_data` and their decoding from one list, so the
+/// two cannot drift apart; decoding is a `match`, run for every completion.
+macro_rules! op_kinds {
+    ($first:ident = $base:literal, $($(#[$doc:meta])* $kind:ident),+ $(,)?) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        #[repr(u8)]
+        enum Kind {
+            $first = $base,
+            $($(#[$doc])* $kind,)+
+        }
+
+        impl Kind {
+            /// Every kind, in order.
+            #[cfg(test)]
+            const ALL: &'static [Kind] = &[Kind::$first, $(Kind::$kind),+];
+
+            fn from_u8(v: u8) -> Kind {
+                if v == Kind::$first as u8 {
+                    return Kind::$first;
+                }
+                $(if v == Kind::$kind as u8 {
+                    return Kind::$kind;
+                })+
+                panic!("unknown op kind {v} in user_data")
+            }
+        }
+    };
+}
+
+op_kinds! {
+    // From 1: no operation's user_data is 0.
     Accept = 1,
     AcceptResume,
     UdpRecv,
@@ -100,38 +128,6 @@ enum Kind {
     HandoffPass,
     /// Posted into this ring by another core's MSG_RING: a front-end connection (res: the fd).
     HandoffAdopt,
-}
-
-impl Kind {
-    fn from_u8(v: u8) -> Kind {
-        use Kind::*;
-        [
-            Accept,
-            AcceptResume,
-            UdpRecv,
-            UdpSend,
-            Tick,
-            Recv,
-            Send,
-            Shutdown,
-            Cancel,
-            Close,
-            CloseOrphan,
-            CloseControl,
-            CancelControl,
-            HandoffAccept,
-            HandoffAcceptResume,
-            HandoffRecv,
-            HandoffSend,
-            HandoffCancel,
-            HandoffClose,
-            HandoffPass,
-            HandoffAdopt,
-        ]
-        .into_iter()
-        .find(|k| *k as u8 == v)
-        .unwrap_or_else(|| panic!("unknown op kind {v} in user_data"))
-    }
 }
 
 const GENERATION_MASK: u32 = 0xFF_FFFF;
@@ -159,8 +155,9 @@ enum SlotState {
 }
 
 struct Transfer {
+    /// The zone version the transfer started on: its store (and mmap) lives at least as long as
+    /// this transfer, whatever reloads happen meanwhile.
     zone: Arc<Zone>,
-    store: Arc<Store>,
     cursor: TransferCursor,
     started: Instant,
     served: &'static str,
@@ -833,12 +830,11 @@ impl Core {
 
     fn start_transfer(&mut self, index: usize, t: TransferStart, now: Instant) {
         let slot = &mut self.slots[index];
-        let store = t.zone.store.clone();
-        let cursor = TransferCursor::new(t.id, t.flags, t.question_len, store.message_count());
+        let cursor =
+            TransferCursor::new(t.id, t.flags, t.question_len, t.zone.store.message_count());
         slot.question_len = t.question_len;
         slot.transfer = Some(Transfer {
             zone: t.zone,
-            store,
             cursor,
             started: now,
             served: t.served,
@@ -867,7 +863,7 @@ impl Core {
                 msghdr,
                 ..
             } = slot;
-            let src = StoreSource(&t.store);
+            let src = StoreSource(&t.zone.store);
             let mut used = 0;
             t.cursor.fill_with(
                 &src,
@@ -937,7 +933,7 @@ impl Core {
                 .transfer
                 .as_mut()
                 .expect("send completion without a reply or transfer");
-            t.cursor.advance(&StoreSource(&t.store), sent);
+            t.cursor.advance(&StoreSource(&t.zone.store), sent);
             if t.cursor.is_done() {
                 let t = slot.transfer.take().expect("transfer");
                 // Cheap fields only: this line is written once per transfer, and at one
@@ -946,7 +942,7 @@ impl Core {
                     client = %slot.peer,
                     zone = %t.zone.origin_text,
                     served = %t.served,
-                    serial = t.store.serial(),
+                    serial = t.zone.store.serial(),
                     messages = t.cursor.messages_sent(),
                     bytes = t.cursor.bytes_sent_total(),
                     us = now.duration_since(t.started).as_micros() as u64,
@@ -1020,7 +1016,7 @@ impl Core {
             tracing::warn!(
                 client = %slot.peer,
                 zone = %t.zone.origin,
-                serial = t.store.serial(),
+                serial = t.zone.store.serial(),
                 messages = t.cursor.messages_sent(),
                 bytes = t.cursor.bytes_sent_total(),
                 "transfer cut off before its end"
@@ -1224,7 +1220,8 @@ mod tests {
 
     #[test]
     fn user_data_round_trips() {
-        for kind in [Kind::Accept, Kind::Recv, Kind::Send, Kind::CancelControl] {
+        assert_eq!(Kind::ALL.len(), Kind::HandoffAdopt as usize);
+        for &kind in Kind::ALL {
             let ud = user_data(kind, 0x12_3456, 4_000_000_000);
             assert_eq!(split_user_data(ud), (kind, 0x12_3456, 4_000_000_000));
         }
