@@ -278,6 +278,9 @@ pub struct Shared {
     /// Each core's ring descriptor, -1 until the core has its ring (and again once it has
     /// stopped): front-end connections are passed between rings with MSG_RING.
     pub ring_fds: Vec<std::sync::atomic::AtomicI32>,
+    /// Every core thread waits here after building its core (or failing to) and before it
+    /// accepts anything, so front ends that connect at start-up reach every core's ring.
+    pub started: std::sync::Barrier,
     /// Round-robin counter that spreads front-end connections across cores.
     pub next_front_end: std::sync::atomic::AtomicUsize,
 }
@@ -360,6 +363,10 @@ impl Core {
             .collect();
         let (zones, zones_generation) = shared.zones.snapshot();
         let backlog_cap = slots_count * 4 + 64;
+        // Other cores may pass front-end connections to this ring from now on: a completion
+        // posted before `run` waits in the completion queue. Published before the start-up
+        // barrier (server.rs), so no core accepts before every ring can be reached.
+        shared.ring_fds[index].store(ring.as_raw_fd(), Ordering::Release);
         Ok(Core {
             ring,
             index,
@@ -417,8 +424,6 @@ impl Core {
     /// Serves until stopped. Returns when every connection is closed and every operation has
     /// completed.
     pub fn run(mut self) -> Result<()> {
-        // Other cores may now pass front-end connections to this ring.
-        self.shared.ring_fds[self.index].store(self.ring.as_raw_fd(), Ordering::Release);
         for i in 0..self.listeners.len() {
             self.arm_accept(i);
         }

@@ -58,6 +58,7 @@ pub fn serve(cli: CliOverrides, cfg: Config) -> Result<()> {
             .map(|_| std::sync::atomic::AtomicI32::new(-1))
             .collect(),
         next_front_end: std::sync::atomic::AtomicUsize::new(0),
+        started: std::sync::Barrier::new(cfg.cores),
     });
 
     // Sockets: bind every address on every core. Port 0 is resolved by the first bind and
@@ -109,8 +110,11 @@ pub fn serve(cli: CliOverrides, cfg: Config) -> Result<()> {
                     core_affinity::set_for_current(id);
                 }
                 // Built on its own thread: a core's buffers hold raw pointers and never move
-                // between threads.
-                Core::new(i, sockets, shared)?.run()
+                // between threads. Every thread passes the barrier, built or not, so a failed
+                // core cannot leave the others waiting.
+                let core = Core::new(i, sockets, shared.clone());
+                shared.started.wait();
+                core?.run()
             })
             .context("starting a core thread")?;
         threads.push(handle);
