@@ -116,6 +116,46 @@ pub fn recv_with_fds(sock: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<(usize,
     Ok((n, fds))
 }
 
+/// Waits until `sock` is readable (data, end of stream or an error), or `timeout` passes
+/// (`ErrorKind::TimedOut`); `None` waits without limit.
+pub fn wait_readable(sock: BorrowedFd<'_>, timeout: Option<std::time::Duration>) -> io::Result<()> {
+    let deadline = timeout.map(|t| std::time::Instant::now() + t);
+    loop {
+        let ms: libc::c_int = match deadline {
+            None => -1,
+            Some(d) => {
+                let left = d.saturating_duration_since(std::time::Instant::now());
+                // Round up so that a sub-millisecond remainder still waits.
+                left.as_micros()
+                    .div_ceil(1000)
+                    .min(libc::c_int::MAX as u128) as libc::c_int
+            }
+        };
+        let mut pfd = libc::pollfd {
+            fd: sock.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd on the stack, count 1, for the duration of the call.
+        let n = unsafe { libc::poll(&mut pfd, 1, ms) };
+        match n {
+            n if n > 0 => return Ok(()),
+            0 => {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "no handoff status within the read timeout",
+                ))
+            }
+            _ => {
+                let err = io::Error::last_os_error();
+                if err.kind() != io::ErrorKind::Interrupted {
+                    return Err(err);
+                }
+            }
+        }
+    }
+}
+
 /// Takes ownership of every descriptor in the SCM_RIGHTS messages of a received `msghdr`.
 ///
 /// # Safety
