@@ -424,6 +424,9 @@ impl Core {
     /// Serves until stopped. Returns when every connection is closed and every operation has
     /// completed.
     pub fn run(mut self) -> Result<()> {
+        // Log lines of this core go out once per tick (see logbuf); the guard writes the rest
+        // when the core returns or unwinds.
+        let _log = crate::logbuf::buffer_this_thread();
         for i in 0..self.listeners.len() {
             self.arm_accept(i);
         }
@@ -501,6 +504,7 @@ impl Core {
             Kind::Tick => {
                 self.control_in_flight -= 1;
                 self.tick_armed = false;
+                crate::logbuf::flush();
                 self.on_tick(now);
                 if !self.fds_closed {
                     self.arm_tick();

@@ -3,7 +3,8 @@
 //! What it owns: configuration ([`config`]), access lists ([`acl`]), the zones being served and
 //! their reload ([`zones`]), the answer policy ([`answer`]), the per-core io_uring driver
 //! ([`core`], with handoff protocol v1 receipt in its `handoff` child module), start-up, signals
-//! and shutdown ([`server`]). The only `unsafe` is in [`sys`].
+//! and shutdown ([`server`]), the serving threads' log buffering ([`logbuf`]). The only
+//! `unsafe` is in [`sys`].
 //! What it does not own: zone parsing and the store format (`zone-store`), query parsing,
 //! framing and the transfer cursor (`xfr-proto`, sans-IO).
 
@@ -11,6 +12,7 @@ pub mod acl;
 pub mod answer;
 pub mod config;
 pub mod core;
+pub mod logbuf;
 pub mod server;
 pub mod sys;
 pub mod zones;

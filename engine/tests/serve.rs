@@ -70,7 +70,7 @@ fn dig_and_kdig_axfr_example_zone_v4_v6() {
     let mut x = Xfrd::start(dir.path(), port, "example.com.", &args);
     compare_clients(dir.path(), port, "example.com.", &examples_zone());
     assert!(
-        x.log_text().contains("transfer done"),
+        x.log_shows("transfer done"),
         "no transfer log line:\n{}",
         x.log_text()
     );

@@ -442,7 +442,12 @@ fn front_ends_spread_across_cores() {
         drop(s);
         assert_eq!(read_message(&mut c).metadata.id, i as u16);
     }
-    let log = std::fs::read_to_string(&engine.proc.log).unwrap();
+    // The cores write their log lines once per tick (100 ms): wait for all four.
+    let log = || std::fs::read_to_string(&engine.proc.log).unwrap();
+    let _ = xfrd_tests::wait_until(Duration::from_secs(5), "four front-end log lines", || {
+        Ok(log().matches("front end connected").count() >= 4)
+    });
+    let log = log();
     let cores: std::collections::BTreeSet<&str> = log
         .lines()
         .filter(|l| l.contains("front end connected"))

@@ -146,6 +146,21 @@ impl Xfrd {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// Whether `needle` shows up in the log within a few seconds. The serving cores write
+    /// their lines once per tick (100 ms), so a line is not there the moment its event is.
+    pub fn log_shows(&self, needle: &str) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            if self.log_text().contains(needle) {
+                return true;
+            }
+            if Instant::now() > deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Stops with SIGTERM and returns the exit status (bounded wait).
     pub fn stop(&mut self) -> std::process::ExitStatus {
         self.signal("TERM");
