@@ -580,6 +580,9 @@ pub fn run(a: CompareArgs) -> anyhow::Result<()> {
             handoff_socket: None,
             read_bytes: load::READ_BUF_BYTES,
             handoff_conns: HANDOFF_CONNS,
+            rcvbuf: load::RCVBUF_BYTES,
+            driver: load::Driver::Events,
+            client_threads: 0,
         };
         // Untimed verified transfers first: they warm caches and give the digests that must
         // agree between servers.

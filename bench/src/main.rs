@@ -4,6 +4,7 @@
 //! on loopback and runs the same workloads against each. See bench/README.md.
 
 mod compare;
+mod evloop;
 mod load;
 mod procstat;
 mod svg;
@@ -73,9 +74,18 @@ struct LoadArgs {
     /// Zone origin (e.g. example.com.).
     #[arg(long)]
     zone: String,
-    /// Client threads, each with one transfer in flight.
+    /// Connections, each with one transfer in flight at a time.
     #[arg(long, default_value_t = 1)]
     concurrency: usize,
+    /// How axfr and ixfr drive the connections: `events`, a few threads each multiplexing its
+    /// share with epoll; `threads`, one blocking thread per connection. soa and handoff
+    /// always use blocking threads.
+    #[arg(long, value_enum, default_value_t = load::Driver::Events)]
+    driver: load::Driver,
+    /// With --driver events: client threads (default: one per client core), never more than
+    /// --concurrency.
+    #[arg(long, default_value_t = 0)]
+    client_threads: usize,
     /// Transfers (or queries) to run in total.
     #[arg(long, default_value_t = 100)]
     transfers: u64,
@@ -101,12 +111,16 @@ struct LoadArgs {
     /// Measure this server process (and its children): CPU seconds and peak RSS.
     #[arg(long)]
     server_pid: Option<u32>,
-    /// Pin client threads to these cores (comma-separated ids), round robin.
+    /// Pin client threads to these cores (comma-separated ids), round robin (default: all).
     #[arg(long, value_delimiter = ',')]
     client_cores: Vec<usize>,
     /// Exit with status 1 if any transfer failed.
     #[arg(long)]
     fail_on_error: bool,
+    /// SO_RCVBUF of each transfer's socket, KiB (0: the kernel's auto-tuned default). A
+    /// large one lets the server send without waiting for the client's window.
+    #[arg(long, default_value_t = load::RCVBUF_BYTES / 1024)]
+    rcvbuf_kib: usize,
     /// KiB asked of each read of a transfer (at least 64).
     #[arg(long, default_value_t = load::READ_BUF_BYTES / 1024)]
     read_kib: usize,
@@ -151,6 +165,9 @@ fn run_load(
         handoff_socket,
         read_bytes: a.read_kib.max(64) * 1024,
         handoff_conns,
+        rcvbuf: a.rcvbuf_kib * 1024,
+        driver: a.driver,
+        client_threads: a.client_threads,
     };
     let report = load::run(&cfg)?;
     print!("{}", report.table());

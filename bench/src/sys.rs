@@ -29,3 +29,100 @@ pub fn kill(pid: u32, sig: i32) -> bool {
     // SAFETY: kill has no memory-safety preconditions; the pid is one of our children.
     unsafe { libc::kill(pid as libc::pid_t, sig) == 0 }
 }
+
+/// Set SO_RCVBUF on a socket (the kernel doubles it for bookkeeping, and stops auto-tuning it).
+pub fn set_rcvbuf(fd: std::os::fd::BorrowedFd<'_>, bytes: usize) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let v: libc::c_int = bytes.min(libc::c_int::MAX as usize) as libc::c_int;
+    // SAFETY: `fd` is a live descriptor borrowed for the call; the option value points to a
+    // c_int that lives across the call, and its size is passed correctly.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUF,
+            (&v as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+/// A new TCP socket for `addr`'s family (close-on-exec, non-blocking if asked), with
+/// SO_RCVBUF set to `rcvbuf` bytes first when it is not 0: set before connect, it also sizes
+/// the initial receive window that the SYN announces (`tcp_select_initial_window`).
+pub fn tcp_socket(
+    addr: &std::net::SocketAddr,
+    rcvbuf: usize,
+    nonblocking: bool,
+) -> std::io::Result<std::net::TcpStream> {
+    use std::os::fd::{AsFd, FromRawFd, OwnedFd};
+    let family = if addr.is_ipv4() {
+        libc::AF_INET
+    } else {
+        libc::AF_INET6
+    };
+    let flags = if nonblocking { libc::SOCK_NONBLOCK } else { 0 };
+    // SAFETY: socket has no memory-safety preconditions.
+    let fd = unsafe { libc::socket(family, libc::SOCK_STREAM | libc::SOCK_CLOEXEC | flags, 0) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: `fd` was just returned by socket(2), is open, and nothing else owns it.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    if rcvbuf > 0 {
+        set_rcvbuf(fd.as_fd(), rcvbuf)?;
+    }
+    Ok(std::net::TcpStream::from(fd))
+}
+
+/// connect(2) on a socket from `tcp_socket`: blocking (bounded by its SO_SNDTIMEO, set with
+/// `set_write_timeout`; a timeout returns EINPROGRESS) or, on a non-blocking socket, started
+/// (EINPROGRESS while the handshake is under way).
+pub fn connect(s: &std::net::TcpStream, addr: &std::net::SocketAddr) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let rc = match addr {
+        std::net::SocketAddr::V4(a) => {
+            // SAFETY: sockaddr_in is plain data; all zeroes is a valid value of it.
+            let mut sa: libc::sockaddr_in = unsafe { std::mem::zeroed() };
+            sa.sin_family = libc::AF_INET as libc::sa_family_t;
+            sa.sin_port = a.port().to_be();
+            sa.sin_addr.s_addr = u32::from_ne_bytes(a.ip().octets());
+            // SAFETY: `sa` is a valid sockaddr_in that lives across the call and its exact
+            // size is passed; the descriptor is open (borrowed from `s`).
+            unsafe {
+                libc::connect(
+                    s.as_raw_fd(),
+                    (&sa as *const libc::sockaddr_in).cast(),
+                    std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+                )
+            }
+        }
+        std::net::SocketAddr::V6(a) => {
+            // SAFETY: sockaddr_in6 is plain data; all zeroes is a valid value of it.
+            let mut sa: libc::sockaddr_in6 = unsafe { std::mem::zeroed() };
+            sa.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+            sa.sin6_port = a.port().to_be();
+            sa.sin6_flowinfo = a.flowinfo();
+            sa.sin6_addr.s6_addr = a.ip().octets();
+            sa.sin6_scope_id = a.scope_id();
+            // SAFETY: as above, for a sockaddr_in6.
+            unsafe {
+                libc::connect(
+                    s.as_raw_fd(),
+                    (&sa as *const libc::sockaddr_in6).cast(),
+                    std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t,
+                )
+            }
+        }
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}

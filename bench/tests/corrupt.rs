@@ -1,12 +1,17 @@
 //! --verify catches corrupt streams from a tiny scripted server: a wrong SOA at the end, a
 //! broken length, a wrong ID, a stream that stops early. Without --verify the cheap checks
-//! still catch what they must to frame the stream (ID, length, truncation).
+//! still catch what they must to frame the stream (ID, length, truncation). Every case runs
+//! with both drivers (`--driver events` and `--driver threads`): each must catch it.
 
 mod common;
 
 use common::*;
 
-fn run(script: Script, verify: bool) -> serde_json::Value {
+const DRIVERS: [&str; 2] = ["events", "threads"];
+
+/// Two transfers against a fresh scripted server with `driver`; with the event driver the
+/// two run at once on one client thread.
+fn run_with(script: Script, verify: bool, driver: &str) -> serde_json::Value {
     let (port, h) = scripted_server(script, 2);
     let t = format!("127.0.0.1:{port}");
     let mut args = vec![
@@ -19,7 +24,12 @@ fn run(script: Script, verify: bool) -> serde_json::Value {
         "2",
         "--timeout",
         "5",
+        "--driver",
+        driver,
     ];
+    if driver == "events" {
+        args.extend(["--concurrency", "2", "--client-threads", "1"]);
+    }
     if verify {
         args.push("--verify");
     }
@@ -30,23 +40,36 @@ fn run(script: Script, verify: bool) -> serde_json::Value {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    j.unwrap()
+    let j = j.unwrap();
+    assert_eq!(j["driver"], driver, "{j}");
+    j
 }
 
-fn only_error(j: &serde_json::Value, kind: &str) {
-    assert_eq!(j["transfers"], 0, "{j}");
-    assert_eq!(j["errors"], 2, "{j}");
-    assert_eq!(j["errors_by_kind"][kind], 2, "{j}");
+/// The same script with each driver, the report of each.
+fn run(script: Script, verify: bool) -> Vec<serde_json::Value> {
+    DRIVERS
+        .iter()
+        .map(|d| run_with(script, verify, d))
+        .collect()
+}
+
+fn only_error(js: &[serde_json::Value], kind: &str) {
+    for j in js {
+        assert_eq!(j["transfers"], 0, "{j}");
+        assert_eq!(j["errors"], 2, "{j}");
+        assert_eq!(j["errors_by_kind"][kind], 2, "{j}");
+    }
 }
 
 #[test]
 fn good_stream_passes() {
-    let j = run(good_axfr, true);
-    assert_eq!(j["transfers"], 2, "{j}");
-    assert_eq!(j["errors"], 0);
-    assert_eq!(j["verify"]["records"], 4);
-    assert_eq!(j["verify"]["serial"], 5);
-    assert_eq!(j["messages_per_transfer"].as_f64().unwrap(), 2.0);
+    for j in run(good_axfr, true) {
+        assert_eq!(j["transfers"], 2, "{j}");
+        assert_eq!(j["errors"], 0);
+        assert_eq!(j["verify"]["records"], 4);
+        assert_eq!(j["verify"]["serial"], 5);
+        assert_eq!(j["messages_per_transfer"].as_f64().unwrap(), 2.0);
+    }
 }
 
 fn wrong_final_soa(id: u16, q: &[u8]) -> Vec<u8> {
@@ -75,13 +98,15 @@ fn broken_length(id: u16, q: &[u8]) -> Vec<u8> {
 
 #[test]
 fn broken_length_prefix() {
-    let j = run(broken_length, true);
-    assert_eq!(j["transfers"], 0, "{j}");
-    assert_eq!(j["errors"], 2, "{j}");
-    let kinds: Vec<&String> = j["errors_by_kind"].as_object().unwrap().keys().collect();
-    assert!(kinds.iter().all(|k| k.starts_with("malformed")), "{j}");
-    let j = run(broken_length, false);
-    assert_eq!(j["errors"], 2, "{j}");
+    for j in run(broken_length, true) {
+        assert_eq!(j["transfers"], 0, "{j}");
+        assert_eq!(j["errors"], 2, "{j}");
+        let kinds: Vec<&String> = j["errors_by_kind"].as_object().unwrap().keys().collect();
+        assert!(kinds.iter().all(|k| k.starts_with("malformed")), "{j}");
+    }
+    for j in run(broken_length, false) {
+        assert_eq!(j["errors"], 2, "{j}");
+    }
 }
 
 fn wrong_id(id: u16, q: &[u8]) -> Vec<u8> {
@@ -118,10 +143,11 @@ fn records_differ(id: u16, q: &[u8]) -> Vec<u8> {
 #[test]
 fn digest_mismatch_between_transfers() {
     // Same serial, same count, one record differs: only the digest can tell.
-    let j = run(records_differ, true);
-    assert_eq!(j["transfers"], 1, "{j}");
-    assert_eq!(j["errors"], 1, "{j}");
-    assert_eq!(j["errors_by_kind"]["digest_mismatch"], 1, "{j}");
+    for j in run(records_differ, true) {
+        assert_eq!(j["transfers"], 1, "{j}");
+        assert_eq!(j["errors"], 1, "{j}");
+        assert_eq!(j["errors_by_kind"]["digest_mismatch"], 1, "{j}");
+    }
 }
 
 /// 400 messages of 100 A records each (about 650 KB, more than one 256 KiB read): frames span
@@ -144,29 +170,39 @@ fn big_axfr(id: u16, q: &[u8]) -> Vec<u8> {
 #[test]
 fn long_stream_counts_exactly_across_reads() {
     let total = big_axfr(1, &[0, 0, 0, 0, 0]).len() as u64;
-    let (port, h) = scripted_server(big_axfr, 4);
-    let t = format!("127.0.0.1:{port}");
-    let (out, j) = run_bench(&[
-        "axfr",
-        "--target",
-        &t,
-        "--zone",
-        ".",
-        "--transfers",
-        "4",
-        "--timeout",
-        "5",
-        "--fail-on-error",
-    ]);
-    h.join().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    let j = j.unwrap();
-    assert_eq!(j["transfers"], 4, "{j}");
-    assert_eq!(j["records_per_transfer"].as_f64().unwrap(), 40001.0);
-    assert_eq!(j["messages_per_transfer"].as_f64().unwrap(), 400.0);
-    assert_eq!(j["bytes_per_transfer"].as_f64().unwrap(), total as f64);
+    for driver in DRIVERS {
+        // Events: 4 transfers at once on one thread, so reads of different connections
+        // interleave in its one buffer and each carries its partial frame.
+        let (port, h) = scripted_server(big_axfr, 4);
+        let t = format!("127.0.0.1:{port}");
+        let (out, j) = run_bench(&[
+            "axfr",
+            "--target",
+            &t,
+            "--zone",
+            ".",
+            "--transfers",
+            "4",
+            "--concurrency",
+            "4",
+            "--client-threads",
+            "1",
+            "--driver",
+            driver,
+            "--timeout",
+            "5",
+            "--fail-on-error",
+        ]);
+        h.join().unwrap();
+        assert!(
+            out.status.success(),
+            "{driver}: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        let j = j.unwrap();
+        assert_eq!(j["transfers"], 4, "{j}");
+        assert_eq!(j["records_per_transfer"].as_f64().unwrap(), 40001.0);
+        assert_eq!(j["messages_per_transfer"].as_f64().unwrap(), 400.0);
+        assert_eq!(j["bytes_per_transfer"].as_f64().unwrap(), total as f64);
+    }
 }

@@ -89,6 +89,9 @@ fn json_report_schema_is_stable() {
     assert_eq!(kind(&j["verify"]["digest"]), "string");
     assert_eq!(j["mode"], "axfr");
     assert_eq!(j["transfers"], 3);
+    // Added with the event driver: which driver ran, and its worker threads.
+    assert_eq!(j["driver"], "events");
+    assert_eq!(kind(&j["client_threads"]), "uint");
 
     // Without --server-pid the server fields are absent (not zero: zero would be a claim).
     let (port, h) = scripted_server(good_axfr, 1);

@@ -242,3 +242,40 @@ pub fn scripted_server(script: Script, max_conns: usize) -> (u16, std::thread::J
     });
     (port, h)
 }
+
+/// A server on 127.0.0.1 that reads each query, writes `script`'s bytes (nothing when None),
+/// and then holds the connection open, neither sending nor closing, until the client closes
+/// it or `hold` has passed. Serves at most `max_conns` connections, one after another.
+pub fn stalling_server(
+    script: Option<Script>,
+    max_conns: usize,
+    hold: Duration,
+) -> (u16, std::thread::JoinHandle<()>) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let h = std::thread::spawn(move || {
+        for _ in 0..max_conns {
+            let Ok((mut s, _)) = l.accept() else { return };
+            s.set_read_timeout(Some(hold)).unwrap();
+            let mut lb = [0u8; 2];
+            if s.read_exact(&mut lb).is_err() {
+                continue;
+            }
+            let mut q = vec![0u8; u16::from_be_bytes(lb) as usize];
+            if s.read_exact(&mut q).is_err() {
+                continue;
+            }
+            if let Some(script) = script {
+                let id = u16::from_be_bytes([q[0], q[1]]);
+                let mut p = 12;
+                while q[p] != 0 {
+                    p += 1 + q[p] as usize;
+                }
+                let _ = s.write_all(&script(id, &q[12..p + 5]));
+            }
+            // Until the client gives up (EOF or reset) or `hold` passes.
+            let _ = s.read(&mut [0u8; 1]);
+        }
+    });
+    (port, h)
+}

@@ -1,0 +1,160 @@
+//! The event driver (`--driver events`, the default) against the blocking one (`--driver
+//! threads`) on a real knotd: the same counts, records, serial and digest with --verify,
+//! with more connections than client threads.
+
+mod common;
+
+use common::*;
+
+fn target(k: &Knot) -> String {
+    format!("127.0.0.1:{}", k.port)
+}
+
+fn bench_ok(args: &[&str]) -> serde_json::Value {
+    let (out, j) = run_bench(args);
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    j.unwrap()
+}
+
+#[test]
+fn drivers_agree_against_knotd() {
+    let dir = tempfile::tempdir().unwrap();
+    let zf = dir.path().join("z.zone");
+    let records = write_zone(&zf, "ev.test.", 3000, 2026112302);
+    let Some(k) = start_knot(&[("ev.test.", &zf)], None) else {
+        return;
+    };
+    let t = target(&k);
+    let want = records.to_string();
+    let run = |mode: &str, driver: &str, extra: &[&str]| {
+        let mut args = vec![
+            mode,
+            "--target",
+            &t,
+            "--zone",
+            "ev.test.",
+            "--concurrency",
+            "7",
+            "--transfers",
+            "21",
+            "--driver",
+            driver,
+            "--fail-on-error",
+        ];
+        args.extend_from_slice(extra);
+        bench_ok(&args)
+    };
+    let verify = ["--verify", "--expect-records", want.as_str()];
+    // 7 connections on 3 threads (3, 2, 2) against one thread per connection.
+    let ev = run(
+        "axfr",
+        "events",
+        &[&verify[..], &["--client-threads", "3"]].concat(),
+    );
+    let th = run("axfr", "threads", &verify);
+    assert_eq!(ev["driver"], "events");
+    assert_eq!(ev["client_threads"], 3);
+    assert_eq!(th["driver"], "threads");
+    assert_eq!(th["client_threads"], 7);
+    for j in [&ev, &th] {
+        assert_eq!(j["transfers"], 21, "{j}");
+        assert_eq!(j["errors"], 0, "{j}");
+        assert_eq!(j["verify"]["records"], records, "{j}");
+        assert_eq!(j["verify"]["serial"], 2026112302u32, "{j}");
+    }
+    for k in [
+        "records_per_transfer",
+        "messages_per_transfer",
+        "bytes_per_transfer",
+    ] {
+        assert_eq!(ev[k], th[k], "{k}");
+    }
+    assert_eq!(ev["verify"]["digest"], th["verify"]["digest"]);
+    assert!(ev["client_cpu_s"].as_f64().unwrap() > 0.0);
+
+    // The cheap path (no --verify): counts from headers, with both drivers.
+    let ev = run("axfr", "events", &["--client-threads", "2"]);
+    let th = run("axfr", "threads", &[]);
+    for j in [&ev, &th] {
+        assert_eq!(j["transfers"], 21, "{j}");
+        assert_eq!(j["records_per_transfer"].as_f64().unwrap(), records as f64);
+    }
+
+    // IXFR from serial 1 (no journal: an AXFR-style answer): the same record set.
+    let ev = run(
+        "ixfr",
+        "events",
+        &[&verify[..], &["--serial", "1"]].concat(),
+    );
+    let th = run(
+        "ixfr",
+        "threads",
+        &[&verify[..], &["--serial", "1"]].concat(),
+    );
+    assert_eq!(ev["mode"], "ixfr");
+    assert_eq!(ev["verify"]["records"], records);
+    assert_eq!(ev["verify"]["digest"], th["verify"]["digest"]);
+}
+
+#[test]
+fn tsig_and_thread_count_with_the_event_driver() {
+    let dir = tempfile::tempdir().unwrap();
+    let zf = dir.path().join("z.zone");
+    let records = write_zone(&zf, "evsig.test.", 1500, 9);
+    let secret = "c2VjcmV0LWtleS1mb3ItdGhlLWJlbmNoLXRlc3Q=";
+    let Some(k) = start_knot(
+        &[("evsig.test.", &zf)],
+        Some(("tkey.", "hmac-sha256", secret)),
+    ) else {
+        return;
+    };
+    let t = target(&k);
+    let key = format!("tkey.:hmac-sha256:{secret}");
+    // More threads asked than connections: one thread per connection at most.
+    let j = bench_ok(&[
+        "axfr",
+        "--target",
+        &t,
+        "--zone",
+        "evsig.test.",
+        "--concurrency",
+        "2",
+        "--client-threads",
+        "8",
+        "--transfers",
+        "6",
+        "--verify",
+        "--tsig",
+        &key,
+        "--fail-on-error",
+    ]);
+    assert_eq!(j["client_threads"], 2);
+    assert_eq!(j["transfers"], 6);
+    assert_eq!(j["verify"]["records"], records);
+    // Many connections on one thread, signed.
+    let j = bench_ok(&[
+        "axfr",
+        "--target",
+        &t,
+        "--zone",
+        "evsig.test.",
+        "--concurrency",
+        "16",
+        "--client-threads",
+        "1",
+        "--transfers",
+        "32",
+        "--verify",
+        "--tsig",
+        &key,
+        "--fail-on-error",
+    ]);
+    assert_eq!(j["client_threads"], 1);
+    assert_eq!(j["transfers"], 32);
+    assert_eq!(j["verify"]["records"], records);
+}
