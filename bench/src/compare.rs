@@ -369,6 +369,10 @@ struct ServerResult {
     /// The small zone through handoff protocol v1 (xfr-bench as the front end), at the same
     /// concurrency levels; only for a server that takes handoffs (xfrd).
     small_handoff: Vec<Report>,
+    /// Direct TCP with the blocking client threads that the handoff mode uses, at the same
+    /// levels, right before each handoff level: the reference of its ratios, so that they
+    /// compare the paths into the engine rather than the two client drivers.
+    small_direct_threads: Vec<Report>,
     soa_udp: Report,
     peak_rss_mib: f64,
     /// /proc/loadavg (1, 5, 15 min) when this server's workloads started and ended: other
@@ -642,9 +646,20 @@ pub fn run(a: CompareArgs) -> anyhow::Result<()> {
             small_reports.push(r);
         }
         let mut small_handoff = Vec::new();
+        let mut small_direct_threads = Vec::new();
         let sock = dir.join("handoff.sock");
         if name == "xfrd" && sock.exists() {
             for &c in &a.concurrency {
+                let d = load::run(&LoadConfig {
+                    zone: small.origin.clone(),
+                    concurrency: c,
+                    transfers: a.small_transfers,
+                    duration: Duration::from_secs_f64(a.small_duration),
+                    verify: false,
+                    driver: load::Driver::Threads,
+                    ..base.clone()
+                })?;
+                small_direct_threads.push(d);
                 let r = load::run(&LoadConfig {
                     mode: Mode::Handoff,
                     zone: small.origin.clone(),
@@ -691,6 +706,7 @@ pub fn run(a: CompareArgs) -> anyhow::Result<()> {
             large_axfr_median_ms,
             small: small_reports,
             small_handoff,
+            small_direct_threads,
             soa_udp,
             peak_rss_mib,
             loadavg_start,
@@ -794,7 +810,10 @@ fn markdown(r: &CompareReport, a: &CompareArgs, took: Duration) -> String {
     let _ = writeln!(
         s,
         "Noise control: one server at a time, pinned to core {} with `taskset`; the client's \
-         threads pinned to core(s) {:?} with core_affinity; everything on loopback. Each server \
+         threads pinned to core(s) {:?} with core_affinity; everything on loopback. The AXFR \
+         client is xfr-bench's event driver: one thread per client core multiplexing all its \
+         connections with epoll into one buffer, each socket with a 1 MiB SO_RCVBUF (the SOA \
+         client: blocking threads). Each server \
          first serves one verified AXFR of each zone (untimed; the record-set digests below must \
          agree). The large zone: {} single AXFRs, each its own run, median shown. The small zone: \
          at most {} transfers or {} s per concurrency level. SOA: at most {} UDP queries or {} s \
@@ -1009,8 +1028,9 @@ fn markdown(r: &CompareReport, a: &CompareArgs, took: Duration) -> String {
             s,
             "{} through handoff protocol v1 (xfr-bench as the front end: per transfer it \
              connects to itself, passes the accepted socket and the query over the Unix \
-             socket, and reads the AXFR on the client end), 10k-record zone, against direct TCP \
-             in the same run:",
+             socket, and reads the AXFR on the client end, one blocking thread per connection), \
+             10k-record zone, against direct TCP with the same blocking client threads in the \
+             same run:",
             x.name
         );
         let _ = writeln!(s);
@@ -1020,7 +1040,7 @@ fn markdown(r: &CompareReport, a: &CompareArgs, took: Duration) -> String {
         );
         let _ = writeln!(s, "|---:|---:|---:|---:|---:|---:|---:|");
         for (i, c) in a.concurrency.iter().enumerate() {
-            let (Some(h), Some(d)) = (x.small_handoff.get(i), x.small.get(i)) else {
+            let (Some(h), Some(d)) = (x.small_handoff.get(i), x.small_direct_threads.get(i)) else {
                 continue;
             };
             let _ = writeln!(
