@@ -812,8 +812,8 @@ fn markdown(r: &CompareReport, a: &CompareArgs, took: Duration) -> String {
         "Noise control: one server at a time, pinned to core {} with `taskset`; the client's \
          threads pinned to core(s) {:?} with core_affinity; everything on loopback. The AXFR \
          client is xfr-bench's event driver: one thread per client core multiplexing all its \
-         connections with epoll into one buffer, each socket with a 1 MiB SO_RCVBUF (the SOA \
-         client: blocking threads). Each server \
+         connections with epoll into one buffer, each socket with a 1 MiB SO_RCVBUF; the SOA \
+         client likewise multiplexes its UDP sockets on one thread. Each server \
          first serves one verified AXFR of each zone (untimed; the record-set digests below must \
          agree). The large zone: {} single AXFRs, each its own run, median shown. The small zone: \
          at most {} transfers or {} s per concurrency level. SOA: at most {} UDP queries or {} s \

@@ -4,8 +4,8 @@
 //! Two drivers for the TCP transfer modes (axfr, ixfr), `--driver`: `events` (the default,
 //! `evloop.rs`: a few threads, one per client core, each multiplexing its share of the
 //! connections with epoll and reading into one buffer) and `threads` (this module: one
-//! blocking thread per connection, each with its own buffer). SOA queries and handoff always
-//! use blocking threads. The report prints the client's CPU next to the server's so that a
+//! blocking thread per connection, each with its own buffer). SOA over UDP has both drivers
+//! too; SOA over TCP and handoff always use blocking threads. The report prints the client's CPU next to the server's so that a
 //! reader can check on every run that the client was the cheaper side.
 //!
 //! Measured and rejected: reading only each frame's length and header and dropping bodies in
@@ -114,7 +114,8 @@ pub struct LoadConfig {
     pub handoff_conns: usize,
     /// SO_RCVBUF of each transfer's socket in bytes, 0: the kernel's default (auto-tuned).
     pub rcvbuf: usize,
-    /// The driver of axfr and ixfr; SOA and handoff always use blocking threads.
+    /// The driver of axfr, ixfr and soa over UDP; soa over TCP and handoff always use
+    /// blocking threads.
     pub driver: Driver,
     /// Event driver: client threads (0: one per client core), never more than `concurrency`.
     pub client_threads: usize,
@@ -123,7 +124,11 @@ pub struct LoadConfig {
 impl LoadConfig {
     /// Whether this run uses the event driver.
     fn events(&self) -> bool {
-        self.driver == Driver::Events && matches!(self.mode, Mode::Axfr | Mode::Ixfr { .. })
+        self.driver == Driver::Events
+            && matches!(
+                self.mode,
+                Mode::Axfr | Mode::Ixfr { .. } | Mode::Soa { tcp: false }
+            )
     }
 }
 
@@ -250,6 +255,19 @@ impl WorkerStats {
         }
         ctx.errors.fetch_add(1, Ordering::Relaxed);
     }
+    /// Count a SOA query answered with `bytes` (its length prefix included over TCP) `took`
+    /// after it was sent (UDP) or after its connection's query was written (TCP).
+    pub(crate) fn query_ok(&mut self, ctx: &Ctx, bytes: u64, took: Duration) {
+        let us = took.as_micros() as u64;
+        self.ok += 1;
+        self.bytes += bytes;
+        self.messages += 1;
+        self.records += 1;
+        self.ttfb.saturating_record(us);
+        self.latency.saturating_record(us);
+        ctx.done.fetch_add(1, Ordering::Relaxed);
+        ctx.bytes.fetch_add(bytes, Ordering::Relaxed);
+    }
     /// Count a transfer that completed (and passed the reference check) `total` after its
     /// connect started.
     pub(crate) fn transfer_ok(&mut self, ctx: &Ctx, d: &Done, total: Duration) {
@@ -266,7 +284,7 @@ impl WorkerStats {
 
 pub(crate) struct Ctx<'a> {
     pub(crate) cfg: &'a LoadConfig,
-    zone_wire: Vec<u8>,
+    pub(crate) zone_wire: Vec<u8>,
     deadline: Instant,
     claimed: AtomicU64,
     done: AtomicU64,
@@ -536,7 +554,7 @@ fn xfr_worker(ctx: &Ctx, seed: u32) -> WorkerStats {
 }
 
 /// Check a SOA answer: our ID, a response, NOERROR, and a SOA as the first answer.
-fn check_soa_answer(msg: &[u8], id: u16) -> Result<(), XfrError> {
+pub(crate) fn check_soa_answer(msg: &[u8], id: u16) -> Result<(), XfrError> {
     let h = Header::parse(msg).map_err(XfrError::Malformed)?;
     if h.id != id {
         return Err(XfrError::IdMismatch {
@@ -604,17 +622,7 @@ fn soa_udp_worker(ctx: &Ctx, seed: u32) -> WorkerStats {
             }
         })();
         match r {
-            Ok(n) => {
-                let us = t0.elapsed().as_micros() as u64;
-                st.ok += 1;
-                st.bytes += n;
-                st.messages += 1;
-                st.records += 1;
-                st.ttfb.saturating_record(us);
-                st.latency.saturating_record(us);
-                ctx.done.fetch_add(1, Ordering::Relaxed);
-                ctx.bytes.fetch_add(n, Ordering::Relaxed);
-            }
+            Ok(n) => st.query_ok(ctx, n, t0.elapsed()),
             Err(e) => st.error(ctx, &e),
         }
     }
@@ -657,17 +665,7 @@ fn soa_tcp_worker(ctx: &Ctx, seed: u32) -> WorkerStats {
             Ok(len as u64 + 2)
         })();
         match r {
-            Ok(n) => {
-                let us = t0.elapsed().as_micros() as u64;
-                st.ok += 1;
-                st.bytes += n;
-                st.messages += 1;
-                st.records += 1;
-                st.ttfb.saturating_record(us);
-                st.latency.saturating_record(us);
-                ctx.done.fetch_add(1, Ordering::Relaxed);
-                ctx.bytes.fetch_add(n, Ordering::Relaxed);
-            }
+            Ok(n) => st.query_ok(ctx, n, t0.elapsed()),
             Err(e) => {
                 conn = None;
                 st.error(ctx, &e)
@@ -737,6 +735,9 @@ pub fn run(cfg: &LoadConfig) -> anyhow::Result<Report> {
                     let seed = 0x9e37_79b9u32.wrapping_mul(i as u32 + 1);
                     let cpu0 = crate::sys::thread_cpu_s();
                     let mut st = match ctx.cfg.mode {
+                        Mode::Soa { tcp: false } if ctx.cfg.events() => {
+                            crate::evloop::soa_udp_worker(ctx, conns, seed)
+                        }
                         Mode::Soa { tcp: false } => soa_udp_worker(ctx, seed),
                         Mode::Soa { tcp: true } => soa_tcp_worker(ctx, seed),
                         _ if ctx.cfg.events() => crate::evloop::worker(ctx, conns, seed),

@@ -78,8 +78,8 @@ struct LoadArgs {
     #[arg(long, default_value_t = 1)]
     concurrency: usize,
     /// How axfr and ixfr drive the connections: `events`, a few threads each multiplexing its
-    /// share with epoll; `threads`, one blocking thread per connection. soa and handoff
-    /// always use blocking threads.
+    /// share with epoll (also soa over UDP: sockets); `threads`, one blocking thread per
+    /// connection. soa --tcp and handoff always use blocking threads.
     #[arg(long, value_enum, default_value_t = load::Driver::Events)]
     driver: load::Driver,
     /// With --driver events: client threads (default: one per client core), never more than

@@ -1,6 +1,6 @@
 //! The event driver (`--driver events`, the default) against the blocking one (`--driver
 //! threads`) on a real knotd: the same counts, records, serial and digest with --verify,
-//! with more connections than client threads.
+//! with more connections than client threads; and SOA queries over UDP with both.
 
 mod common;
 
@@ -157,4 +157,39 @@ fn tsig_and_thread_count_with_the_event_driver() {
     assert_eq!(j["client_threads"], 1);
     assert_eq!(j["transfers"], 32);
     assert_eq!(j["verify"]["records"], records);
+}
+
+#[test]
+fn soa_udp_with_both_drivers_against_knotd() {
+    let dir = tempfile::tempdir().unwrap();
+    let zf = dir.path().join("z.zone");
+    write_zone(&zf, "evsoa.test.", 10, 4);
+    let Some(k) = start_knot(&[("evsoa.test.", &zf)], None) else {
+        return;
+    };
+    let t = target(&k);
+    for (driver, threads) in [("events", 1), ("threads", 5)] {
+        // Five sockets, one query in flight on each: on one thread with the event driver.
+        let j = bench_ok(&[
+            "soa",
+            "--target",
+            &t,
+            "--zone",
+            "evsoa.test.",
+            "--concurrency",
+            "5",
+            "--client-threads",
+            "1",
+            "--transfers",
+            "400",
+            "--driver",
+            driver,
+            "--fail-on-error",
+        ]);
+        assert_eq!(j["mode"], "soa-udp");
+        assert_eq!(j["driver"], driver, "{j}");
+        assert_eq!(j["client_threads"], threads, "{j}");
+        assert_eq!(j["transfers"], 400, "{j}");
+        assert_eq!(j["records_per_transfer"].as_f64().unwrap(), 1.0);
+    }
 }

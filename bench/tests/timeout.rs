@@ -59,3 +59,39 @@ fn stream_that_stalls_times_out() {
     stalls(Some(first_message_only), "events");
     stalls(Some(first_message_only), "threads");
 }
+
+#[test]
+fn silent_udp_server_times_out() {
+    // A bound socket that never answers: each SOA query ends at --timeout.
+    let quiet = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let t = quiet.local_addr().unwrap().to_string();
+    for driver in ["events", "threads"] {
+        let start = Instant::now();
+        let (out, j) = run_bench(&[
+            "soa",
+            "--target",
+            &t,
+            "--zone",
+            "ex.",
+            "--transfers",
+            "2",
+            "--concurrency",
+            "2",
+            "--driver",
+            driver,
+            "--timeout",
+            "1",
+        ]);
+        let wall = start.elapsed();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let j = j.unwrap();
+        assert_eq!(j["driver"], driver, "{j}");
+        assert_eq!(j["transfers"], 0, "{j}");
+        assert_eq!(j["errors_by_kind"]["timeout"], 2, "{j}");
+        assert!(wall < Duration::from_secs(5), "{driver}: took {wall:?}");
+    }
+}
