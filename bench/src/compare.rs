@@ -74,7 +74,7 @@ pub struct CompareArgs {
     /// Seconds per concurrency level for the small zone (at most).
     #[arg(long, default_value_t = 5.0)]
     small_duration: f64,
-    /// SOA queries over UDP (at most), and their client threads and seconds.
+    /// SOA queries over UDP (at most), their sockets (one query in flight on each), and seconds.
     #[arg(long, default_value_t = 200_000)]
     soa_queries: u64,
     #[arg(long, default_value_t = 4)]
@@ -817,7 +817,7 @@ fn markdown(r: &CompareReport, a: &CompareArgs, took: Duration) -> String {
          first serves one verified AXFR of each zone (untimed; the record-set digests below must \
          agree). The large zone: {} single AXFRs, each its own run, median shown. The small zone: \
          at most {} transfers or {} s per concurrency level. SOA: at most {} UDP queries or {} s \
-         from {} client threads. Zones: {}. Whole run: {:.0} s.",
+         on {} sockets, one query in flight on each. Zones: {}. Whole run: {:.0} s.",
         r.server_core,
         r.client_cores,
         a.large_repeat,
