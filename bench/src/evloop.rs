@@ -26,24 +26,26 @@
 //!
 //! Measured against xfrd (`xfrd serve --cores 1` pinned to core 0 with taskset, the client
 //! on core 1 with `--client-cores 1`, a 10,000-record zone from `xfr-zone gen --seed 3`, 350
-//! KB per AXFR, `--transfers 5000`, median of 5 runs per cell, drivers interleaved; load
-//! average 1.2 at the start, other jobs raised it to 14 during the run), CPU per transfer in
-//! ms, client / server:
+//! KB per AXFR, `--transfers 5000`, median of 5 runs per cell, drivers interleaved; 22:22
+//! UTC, load average 0.2 to 1.4), CPU per transfer in ms, client / server:
 //!
 //! | concurrency | events        | threads       |
 //! |------------:|---------------|---------------|
-//! | 1           | 0.109 / 0.122 | 0.099 / 0.110 |
-//! | 8           | 0.069 / 0.080 | 0.082 / 0.086 |
-//! | 64          | 0.065 / 0.076 | 0.095 / 0.084 |
-//! | 256         | 0.075 / 0.074 | 0.136 / 0.110 |
+//! | 1           | 0.076 / 0.082 | 0.073 / 0.084 |
+//! | 8           | 0.052 / 0.068 | 0.063 / 0.068 |
+//! | 64          | 0.058 / 0.056 | 0.077 / 0.064 |
+//! | 256         | 0.055 / 0.052 | 0.103 / 0.074 |
 //!
-//! Both drivers there set the 1 MiB SO_RCVBUF (`load.rs`); without it (`--rcvbuf-kib 0`) the
-//! event driver cost 0.087, 0.062, 0.074 and 0.076 ms against 0.076, 0.052, 0.068 and 0.056
-//! with it in a quieter run. One 1M-record AXFR (36 MB): 6.0 ms of client CPU (events) and
-//! 5.3 (threads) against 19 ms of xfrd's. What is left at 10k records is the kernel's copy of
-//! the 350 KB (about half) and the TCP connection work that loopback runs inside the client's
-//! calls, which is also most of what xfrd spends; against xfrd the client is therefore near
-//! the server, not far below it, at concurrency 1 and 256.
+//! Runs spread by about 10% (c=64, events: 0.051 to 0.078), and other runs that day put the
+//! event driver at 0.85 to 1.05 of xfrd's CPU at c=64 and c=256. Both drivers there set the
+//! 1 MiB SO_RCVBUF (`load.rs`); without it (`--rcvbuf-kib 0`) the event driver cost 0.087,
+//! 0.062, 0.074 and 0.076 ms against 0.076, 0.052, 0.068 and 0.056 with it in another run.
+//! One 1M-record AXFR (36 MB): 4.1 ms of client CPU (events) and 3.7 (threads) against 13 ms
+//! of xfrd's. What is left at 10k records is the kernel's copy of the 350 KB (about half) and
+//! the TCP connection work that loopback runs inside the client's calls (connect also runs
+//! the server's side of the handshake), which is also most of what xfrd spends: against xfrd
+//! the event driver is below the server at c=1 and c=8 and level with it at c=64 and c=256,
+//! where the blocking driver was 20-40% above it.
 //!
 //! Measured and rejected: SO_RCVLOWAT set after the first read to the bytes still expected
 //! (learned from the run's previous transfer), so that the kernel wakes the thread once per
