@@ -1,106 +1,132 @@
-//! `xfr-bench handoff` speaks handoff protocol v1 (DESIGN.md) as the front end. The engine
-//! side here is a scripted one built on the protocol crate's own assembler and SCM_RIGHTS
-//! receive, because xfrd does not take handoffs yet: it checks each frame, answers with a
-//! chosen status and, when it takes the socket, writes an AXFR on it.
+//! `xfr-bench handoff` speaks handoff protocol v1 (DESIGN.md) as the front end, against a
+//! real xfrd: every handoff it makes must be taken and the transfers on the handed-off
+//! sockets must be the zone that xfrd serves directly; a zone xfrd does not serve must be
+//! counted as refused by its status.
 
 mod common;
 
-use common::*;
-use std::io::Write;
 use std::net::TcpStream;
-use std::os::fd::AsFd;
-use std::os::unix::net::UnixListener;
-use std::path::Path;
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
 
-fn scripted_engine(path: &Path, handoffs: usize, status: u8) -> std::thread::JoinHandle<usize> {
-    let l = UnixListener::bind(path).unwrap();
-    std::thread::spawn(move || {
-        let (conn, _) = l.accept().unwrap();
-        conn.set_read_timeout(Some(std::time::Duration::from_secs(10)))
-            .unwrap();
-        let mut asm = xfr_handoff::Assembler::new();
-        let mut events = Vec::new();
-        let mut buf = vec![0u8; 70000];
-        let mut seen = 0;
-        // Bounded: at most `handoffs` frames, and each recv has a timeout.
-        while seen < handoffs {
-            let (n, fds) = xfr_handoff::sys::recv_with_fds(conn.as_fd(), &mut buf).unwrap();
-            if n == 0 {
-                break;
-            }
-            asm.feed(&buf[..n], fds, &mut events);
-            for e in events.drain(..) {
-                let xfr_handoff::Event::Handoff { query, fd } = e else {
-                    panic!("bad frame from xfr-bench: {e:?}");
-                };
-                seen += 1;
-                // The query as a client would send it: one question, AXFR for the zone.
-                assert_eq!(&query[4..6], &[0, 1]);
-                let qend = 12 + name_wire("ex.").len();
-                assert_eq!(&query[12..qend], name_wire("ex.").as_slice());
-                assert_eq!(&query[qend..qend + 2], &[0, 252]);
-                (&conn).write_all(&[1, status]).unwrap();
-                if status == 0 {
-                    let mut s = TcpStream::from(fd);
-                    let id = u16::from_be_bytes([query[0], query[1]]);
-                    s.write_all(&good_axfr(id, &query[12..qend + 4])).unwrap();
-                }
-            }
-        }
-        seen
+use common::*;
+use xfrd_tests::{wait_until, workspace_bin, workspace_root, Proc};
+
+struct Engine {
+    proc: Proc,
+    socket: PathBuf,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+fn start_xfrd() -> Engine {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("handoff.sock");
+    let port = free_port();
+    let mut cmd = Command::new(workspace_bin("xfrd"));
+    cmd.arg("serve")
+        .arg("--listen")
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("--zone")
+        .arg(format!(
+            "example.com.={}",
+            workspace_root().join("examples/example.com.zone").display()
+        ))
+        .arg("--store-dir")
+        .arg(dir.path().join("stores"))
+        .arg("--handoff")
+        .arg(&socket)
+        .arg("--cores")
+        .arg("2");
+    let mut proc = Proc::spawn("xfrd", cmd, dir.path().join("xfrd.log")).unwrap();
+    wait_until(Duration::from_secs(60), "xfrd to listen", || {
+        proc.check_running()?;
+        Ok(socket.exists() && TcpStream::connect(("127.0.0.1", port)).is_ok())
     })
+    .unwrap_or_else(|e| panic!("{e:#}\n{}", proc.log_text()));
+    Engine {
+        proc,
+        socket,
+        port,
+        _dir: dir,
+    }
 }
 
 #[test]
-fn handoff_transfers_are_taken_and_verified() {
-    let dir = tempfile::tempdir().unwrap();
-    let sock = dir.path().join("handoff.sock");
-    let engine = scripted_engine(&sock, 4, 0);
-    let s = sock.to_str().unwrap();
+fn handoff_transfers_are_taken_and_equal_to_direct_ones() {
+    let x = start_xfrd();
+    let s = x.socket.to_str().unwrap();
     let (out, j) = run_bench(&[
         "handoff",
         "--socket",
         s,
         "--zone",
-        "ex.",
+        "example.com.",
+        "--transfers",
+        "40",
+        "--concurrency",
+        "4",
+        "--conns",
+        "2",
+        "--verify",
+        "--fail-on-error",
+        "--timeout",
+        "10",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        x.proc.log_text()
+    );
+    let j = j.unwrap();
+    assert_eq!(j["mode"], "axfr-handoff");
+    assert_eq!(j["transfers"], 40);
+    assert_eq!(j["errors"], 0);
+    assert_eq!(j["target"], s);
+    let target = format!("127.0.0.1:{}", x.port);
+    let (out, direct) = run_bench(&[
+        "axfr",
+        "--target",
+        &target,
+        "--zone",
+        "example.com.",
         "--transfers",
         "4",
         "--verify",
         "--fail-on-error",
         "--timeout",
-        "5",
+        "10",
     ]);
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
-    assert_eq!(engine.join().unwrap(), 4);
-    let j = j.unwrap();
-    assert_eq!(j["mode"], "axfr-handoff");
-    assert_eq!(j["transfers"], 4);
-    assert_eq!(j["verify"]["records"], 4);
-    assert_eq!(j["target"], s);
+    let direct = direct.unwrap();
+    assert_eq!(
+        j["verify"], direct["verify"],
+        "handed-off transfers differ from direct ones"
+    );
+    assert!(j["verify"]["records"].as_u64().unwrap() > 10, "{j}");
 }
 
 #[test]
 fn handoff_refusals_are_counted_by_status() {
-    let dir = tempfile::tempdir().unwrap();
-    let sock = dir.path().join("handoff.sock");
-    let engine = scripted_engine(&sock, 2, 3);
+    let x = start_xfrd();
     let (_, j) = run_bench(&[
         "handoff",
         "--socket",
-        sock.to_str().unwrap(),
+        x.socket.to_str().unwrap(),
         "--zone",
-        "ex.",
+        "not-served.example.",
         "--transfers",
-        "2",
+        "3",
         "--timeout",
-        "5",
+        "10",
     ]);
-    assert_eq!(engine.join().unwrap(), 2);
     let j = j.unwrap();
     assert_eq!(j["transfers"], 0);
-    assert_eq!(j["errors_by_kind"]["handoff_not_served"], 2, "{j}");
+    assert_eq!(j["errors_by_kind"]["handoff_not_served"], 3, "{j}");
 }
