@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Handoff benchmark (issue 4): on loopback, with release builds.
-#  1. Handoffs per second on one engine core for SOA-sized work: xfr-bench is the front end
-#     (`xfr-bench handoff`) and each handoff is an AXFR of the example zone, one 650-byte
-#     message, the size of an SOA answer plus a little. The engine's CPU per handoff comes
-#     from its /proc CPU time.
+#  1. Handoffs per second on one engine core for SOA-sized work: each handoff is an AXFR of
+#     the example zone, one 650-byte message, the size of an SOA answer plus a little. Two
+#     front ends: xfr-bench itself (`xfr-bench handoff`, blocking threads), and xfr-frontend
+#     with xfr-bench as its TCP client. The engine's CPU per handoff comes from its /proc CPU
+#     time.
 #  2. Transfers per second of a 10,000-record zone at concurrency 64: direct TCP accept by
 #     xfrd, versus through xfr-frontend (TCP to the front end, which hands each connection to
 #     xfrd), versus xfr-bench itself as the front end.
@@ -30,8 +31,10 @@ xpid=$!; pids+=("$xpid")
 for _ in $(seq 100); do [ -S "$work/h.sock" ] && break; sleep 0.1; done
 taskset -c 1 "$T/xfr-frontend" --listen "127.0.0.1:$fport" --handoff "$work/h.sock" \
     --engine-connections 8 --zone "ten.example.=$work/ten.zone" >"$work/fe.log" 2>&1 &
-pids+=("$!")
+fpid=$!; pids+=("$fpid")
 sleep 1
+# CPU seconds (user + system) a process has used so far.
+cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$1/stat"; }
 
 # One run: prints "transfers_per_s server_cpu_s client_cpu_s transfers".
 run() {
@@ -41,18 +44,28 @@ run() {
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 measure() {
     local name=$1; shift
-    local rates=() cpus=()
+    local rates=() cpus=() total=0 fe0 fe1
+    fe0=$(cpu_s "$fpid")
     for _ in $(seq "$RUNS"); do
         read -r rate cpu _ n < <(run "$@")
-        rates+=("$rate"); cpus+=("$(python3 -c "print($cpu / $n * 1e6)")")
+        rates+=("$rate"); cpus+=("$(python3 -c "print($cpu / $n * 1e6)")"); total=$((total + n))
     done
-    printf '%-44s %10.0f /s   engine CPU %6.1f us per transfer (median of %d; runs: %s)\n' "$name" \
+    fe1=$(cpu_s "$fpid")
+    printf '%-52s %8.0f /s   engine CPU %6.1f us per transfer (median of %d; runs: %s)' "$name" \
         "$(printf '%s\n' "${rates[@]}" | median)" "$(printf '%s\n' "${cpus[@]}" | median)" "$RUNS" "${rates[*]}"
+    # xfr-frontend's own CPU, when the runs went through it (all runs together).
+    if python3 -c "import sys; sys.exit(0 if $fe1 - $fe0 > 0.05 else 1)"; then
+        python3 -c "print('; xfr-frontend CPU %.1f us per transfer' % (($fe1 - $fe0) / $total * 1e6))"
+    else
+        echo
+    fi
 }
 
 echo "machine: $(nproc) cores, $(uname -r); load: $(cut -d' ' -f1-3 /proc/loadavg); $(date -u +%F)"
 measure "handoffs, example zone AXFR (1 msg), c=8" \
     "$T/xfr-bench" handoff --socket "$work/h.sock" --zone example.com. --concurrency 8 --transfers 20000
+measure "through xfr-frontend, example zone AXFR (1 msg), c=8" \
+    "$T/xfr-bench" axfr --target "127.0.0.1:$fport" --zone example.com. --concurrency 8 --transfers 20000
 measure "direct accept, example zone AXFR (1 msg), c=8" \
     "$T/xfr-bench" axfr --target "127.0.0.1:$port" --zone example.com. --concurrency 8 --transfers 20000
 measure "direct accept, 10k-record AXFR, c=64" \
