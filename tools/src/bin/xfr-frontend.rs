@@ -11,21 +11,34 @@
 //! - anything else: REFUSED.
 //!
 //! It is both the reference integration of the protocol and the load source of the handoff
-//! benchmark. A fixed pool of worker threads accepts and serves client connections (no thread
-//! is started per connection), sharing a pool of long-lived connections to xfrd.
+//! benchmark, so it is event-driven: a few threads (`--threads`, default 1), each an epoll
+//! loop (mio) over non-blocking client sockets and its own share of the long-lived, non-blocking
+//! connections to xfrd. A handoff does not wait for its status: the frame goes out on an engine
+//! connection chosen round robin, the client waits in that connection's FIFO, and statuses are
+//! matched to clients in order when the engine connection turns readable. Only readability is
+//! watched on an engine connection (write space only while a frame waits for it), so the engine
+//! consuming a frame wakes nobody here; a status wakes this thread once for all that came.
+//!
+//! A frame goes out in one `sendmsg` with its descriptor. No room (EAGAIN): it waits, in order,
+//! for write space. A partial send would leave the stream out of step with the descriptors:
+//! that engine connection is closed and its waiting clients are answered SERVFAIL (they stay
+//! ours), as on any other loss of an engine connection; a lost connection is re-established
+//! when next needed. A status that does not come within the idle timeout counts as a loss.
 
-use std::collections::HashMap;
-use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::collections::{HashMap, VecDeque};
+use std::io::{self, IoSlice, Read, Write};
+use std::net::{Shutdown, SocketAddr};
 use std::os::fd::AsFd;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use clap::Parser;
-use crossbeam::channel::{Receiver, Sender};
-use xfr_handoff::{Client, Status};
+use mio::net::{TcpListener, TcpStream, UnixStream};
+use mio::{Events, Interest, Poll, Token};
+use xfr_handoff::frame::{self, Status, RESPONSE_BYTES};
+use xfr_handoff::sys::send_with_fd;
 use zone_store::zonefile::{parse_file, ParseOptions};
 use zone_store::{rtype, Name};
 
@@ -44,15 +57,19 @@ struct Args {
     /// A zone whose SOA this front end answers itself: ORIGIN=ZONEFILE (repeatable).
     #[arg(long = "zone", value_name = "ORIGIN=ZONEFILE")]
     zones: Vec<String>,
-    /// Long-lived connections to xfrd, shared by the workers.
+    /// Long-lived connections to xfrd, shared out between the threads (at least one each).
     #[arg(long, default_value_t = 16)]
     engine_connections: usize,
-    /// Worker threads; each accepts and serves one client connection at a time, so this is
-    /// also the most client connections served at once (a transfer's connection is handed off
-    /// at once, freeing its worker; an SOA client holds one until it closes or goes idle).
-    #[arg(long, default_value_t = 64)]
-    workers: usize,
-    /// A client that sends nothing for this long is closed.
+    /// Event-loop threads; each accepts and serves client connections. No thread is pinned.
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
+    /// Most client connections open at once (shared out between the threads); more wait in the
+    /// listen backlog. A handed-off connection no longer counts. `--workers` is its old name,
+    /// from when each connection held one of a pool of blocking worker threads.
+    #[arg(long, alias = "workers", default_value_t = 1024)]
+    max_clients: usize,
+    /// A client that sends nothing for this long is closed; a status that takes this long
+    /// closes that engine connection.
     #[arg(long, default_value_t = 10_000)]
     idle_timeout_ms: u64,
 }
@@ -62,52 +79,11 @@ struct Zones {
     soa: HashMap<Vec<u8>, (u32, Box<[u8]>)>,
 }
 
-/// Long-lived connections to the engine, lent to one client thread at a time.
-struct EnginePool {
-    path: PathBuf,
-    take: Receiver<Option<Client>>,
-    give: Sender<Option<Client>>,
-}
-
-impl EnginePool {
-    fn new(path: PathBuf, n: usize) -> Result<EnginePool> {
-        let (give, take) = crossbeam::channel::bounded(n);
-        for _ in 0..n {
-            let c = Client::connect(&path)
-                .with_context(|| format!("connect to xfrd's handoff socket {}", path.display()))?;
-            give.send(Some(c)).expect("pool has room");
-        }
-        Ok(EnginePool { path, take, give })
-    }
-
-    /// Hands `client` off. Err: the engine could not be reached; the caller keeps the client.
-    fn hand_off(&self, client: &TcpStream, query: &[u8]) -> io::Result<Status> {
-        let slot = self.take.recv().expect("pool sender lives in self");
-        let mut conn = match slot {
-            Some(c) => c,
-            None => match Client::connect(&self.path) {
-                Ok(c) => c,
-                Err(e) => {
-                    let _ = self.give.send(None);
-                    return Err(e);
-                }
-            },
-        };
-        let result = conn.hand_off(client.as_fd(), query);
-        // A connection that failed mid-handoff is out of step: drop it, reconnect next time.
-        let _ = self
-            .give
-            .send(if result.is_ok() { Some(conn) } else { None });
-        result
-    }
-}
-
-fn main() -> Result<()> {
-    let args = Args::parse();
+fn load_zones(specs: &[String]) -> Result<Zones> {
     let mut zones = Zones {
         soa: HashMap::new(),
     };
-    for spec in &args.zones {
+    for spec in specs {
         let (origin, file) = spec
             .split_once('=')
             .with_context(|| format!("--zone {spec}: expected ORIGIN=ZONEFILE"))?;
@@ -121,106 +97,737 @@ fn main() -> Result<()> {
                 threads: 1,
             },
         )
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        .map_err(|e| anyhow::anyhow!("--zone {spec}: {e}"))?;
         let soa = parsed
             .records
             .iter()
             .find(|r| r.rtype == rtype::SOA)
-            .context("zone has no SOA")?;
+            .with_context(|| format!("--zone {spec}: zone has no SOA"))?;
         zones.soa.insert(
             origin.to_lowercase().as_wire().to_vec(),
             (soa.ttl, soa.rdata.clone()),
         );
     }
-    let zones = Arc::new(zones);
-    let pool = Arc::new(EnginePool::new(
-        args.handoff.clone(),
-        args.engine_connections.max(1),
-    )?);
-    let listener = Arc::new(
-        TcpListener::bind(args.listen).with_context(|| format!("listen on {}", args.listen))?,
-    );
+    Ok(zones)
+}
+
+fn connect_engine(path: &Path) -> io::Result<UnixStream> {
+    let s = std::os::unix::net::UnixStream::connect(path)?;
+    s.set_nonblocking(true)?;
+    Ok(UnixStream::from_std(s))
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    let zones = Arc::new(load_zones(&args.zones)?);
+    let threads = args.threads.max(1);
+    let engines_total = args.engine_connections.clamp(threads, ENGINES_MAX);
+    let listener = std::net::TcpListener::bind(args.listen)
+        .with_context(|| format!("listen on {}", args.listen))?;
+    listener
+        .set_nonblocking(true)
+        .context("make the listening socket non-blocking")?;
+    let idle = Duration::from_millis(args.idle_timeout_ms.max(1));
+    let max_clients = args.max_clients.max(1).div_ceil(threads);
+    let mut loops = Vec::with_capacity(threads);
+    for t in 0..threads {
+        let n = engines_total / threads + usize::from(t < engines_total % threads);
+        let engines = (0..n)
+            .map(|_| {
+                connect_engine(&args.handoff).with_context(|| {
+                    format!(
+                        "connect to xfrd's handoff socket {}",
+                        args.handoff.display()
+                    )
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let listener = listener.try_clone().context("clone the listening socket")?;
+        loops.push(EventLoop::new(
+            TcpListener::from_std(listener),
+            engines,
+            args.handoff.clone(),
+            zones.clone(),
+            idle,
+            max_clients,
+        )?);
+    }
+    drop(listener);
     eprintln!(
-        "xfr-frontend: serving on {} with {} workers, handing transfers to {}",
+        "xfr-frontend: serving on {} with {threads} thread(s), {engines_total} engine connections, \
+         at most {} clients, handing transfers to {}",
         args.listen,
-        args.workers,
+        max_clients * threads,
         args.handoff.display()
     );
-    let idle = Duration::from_millis(args.idle_timeout_ms);
-    let workers: Vec<_> = (0..args.workers.max(1))
-        .map(|i| {
-            let (zones, pool, listener) = (zones.clone(), pool.clone(), listener.clone());
+    let handles: Vec<_> = loops
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut l)| {
             std::thread::Builder::new()
                 .name(format!("frontend-{i}"))
-                .spawn(move || loop {
-                    match listener.accept() {
-                        Ok((stream, _)) => {
-                            let _ = serve_client(stream, &zones, &pool, idle);
-                        }
-                        Err(e) => {
-                            // EMFILE and friends: back off instead of spinning on accept.
-                            eprintln!("xfr-frontend: accept: {e}");
-                            std::thread::sleep(Duration::from_millis(50));
-                        }
-                    }
-                })
-                .context("starting a worker")
+                .spawn(move || l.run())
+                .context("starting an event-loop thread")
         })
         .collect::<Result<_>>()?;
-    for w in workers {
-        let _ = w.join();
+    for h in handles {
+        match h.join() {
+            Ok(r) => r?,
+            Err(_) => anyhow::bail!("an event-loop thread panicked"),
+        }
     }
     Ok(())
 }
 
-/// Serves one client connection until it closes, goes idle, or is handed off.
-fn serve_client(
-    mut stream: TcpStream,
-    zones: &Zones,
-    pool: &EnginePool,
+/// Engine connections per process at most (tokens are laid out below `CLIENT_BASE`).
+const ENGINES_MAX: usize = 4096;
+const LISTENER: Token = Token(0);
+const ENGINE_BASE: usize = 1;
+const CLIENT_BASE: usize = ENGINE_BASE + ENGINES_MAX;
+/// Messages one client may have handled in one turn before the others get theirs.
+const MESSAGES_PER_TURN: usize = 16;
+/// How long a failed connect to the engine keeps that slot from trying again.
+const RECONNECT_BACKOFF: Duration = Duration::from_millis(100);
+/// How long to wait before accepting again after accept failed (EMFILE and the like).
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+/// Bytes of statuses read at once from an engine connection.
+const STATUS_READ_BYTES: usize = 256;
+
+/// One connection to xfrd's handoff socket and the clients waiting on it.
+struct Engine {
+    stream: Option<UnixStream>,
+    /// Earliest time to try connecting again after a failed connect.
+    retry_at: Instant,
+    /// Clients whose frame went out, oldest first, with when it went: statuses come in this
+    /// order.
+    sent: VecDeque<(usize, Instant)>,
+    /// Clients whose frame waits for write space, in order (all behind `sent`).
+    queued: VecDeque<usize>,
+    /// Since when `queued` has been waiting.
+    blocked_since: Option<Instant>,
+    /// A status split between two reads.
+    partial: Option<u8>,
+    /// Whether write space is watched too (only while `queued` is not empty).
+    watch_write: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    /// Reading the 2-byte length (`got` bytes of it so far).
+    Len,
+    /// Reading the message (`got` bytes of it so far).
+    Msg,
+    /// Handed off; waiting for the engine's status. Nothing is read meanwhile.
+    Pending,
+    /// Writing `out[out_pos..]`; then back to `Len`.
+    Writing,
+}
+
+struct Conn {
+    stream: TcpStream,
+    state: State,
+    len: [u8; 2],
+    got: usize,
+    msg: Vec<u8>,
+    out: Vec<u8>,
+    out_pos: usize,
+    watch_write: bool,
+    /// Last progress in either direction, for the idle timeout.
+    last: Instant,
+}
+
+struct EventLoop {
+    poll: Poll,
+    listener: TcpListener,
+    /// At the client limit with connections possibly left in the backlog.
+    accept_full: bool,
+    /// Accept failed (EMFILE...): try again at this time.
+    accept_retry_at: Option<Instant>,
+    engines: Vec<Engine>,
+    next_engine: usize,
+    handoff: PathBuf,
+    clients: Vec<Option<Conn>>,
+    free: Vec<usize>,
+    live: usize,
+    max_clients: usize,
+    /// Clients to drive outside an event of theirs: answered after a status, or out of turn.
+    ready: VecDeque<usize>,
+    zones: Arc<Zones>,
     idle: Duration,
-) -> Result<()> {
-    stream.set_read_timeout(Some(idle))?;
-    stream.set_nodelay(true)?;
-    let mut msg = Vec::with_capacity(512);
-    loop {
-        let mut len = [0u8; 2];
-        match stream.read_exact(&mut len) {
-            Ok(()) => {}
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::UnexpectedEof
-                        | io::ErrorKind::WouldBlock
-                        | io::ErrorKind::TimedOut
-                ) =>
-            {
-                return Ok(())
-            }
-            Err(e) => return Err(e.into()),
-        }
-        msg.resize(u16::from_be_bytes(len) as usize, 0);
-        stream.read_exact(&mut msg)?;
-        let Some(q) = parse_query(&msg) else {
-            // Not even a header and a question: nothing sensible to echo.
-            let _ = stream.shutdown(Shutdown::Both);
-            return Ok(());
-        };
-        let answer = match q.qtype {
-            rtype::AXFR | rtype::IXFR => match pool.hand_off(&stream, &msg) {
-                Ok(Status::Taken) => return Ok(()), // the engine owns it now; close our copy
-                Ok(Status::NotServed) => response(&msg, &q, RCODE_NOTAUTH, None),
-                Ok(Status::Malformed) => response(&msg, &q, RCODE_FORMERR, None),
-                Ok(Status::Overloaded) | Err(_) => response(&msg, &q, RCODE_SERVFAIL, None),
-            },
-            rtype::SOA => match zones.soa.get(&q.qname_lower) {
-                Some(soa) => response(&msg, &q, 0, Some(soa)),
-                None => response(&msg, &q, RCODE_REFUSED, None),
-            },
-            _ => response(&msg, &q, RCODE_REFUSED, None),
-        };
-        stream.write_all(&answer)?;
+    now: Instant,
+}
+
+impl EventLoop {
+    fn new(
+        mut listener: TcpListener,
+        engines: Vec<UnixStream>,
+        handoff: PathBuf,
+        zones: Arc<Zones>,
+        idle: Duration,
+        max_clients: usize,
+    ) -> Result<EventLoop> {
+        let poll = Poll::new().context("create an epoll instance")?;
+        poll.registry()
+            .register(&mut listener, LISTENER, Interest::READABLE)
+            .context("register the listening socket")?;
+        let now = Instant::now();
+        let engines = engines
+            .into_iter()
+            .enumerate()
+            .map(|(i, mut s)| {
+                poll.registry()
+                    .register(&mut s, Token(ENGINE_BASE + i), Interest::READABLE)
+                    .context("register an engine connection")?;
+                Ok(Engine {
+                    stream: Some(s),
+                    retry_at: now,
+                    sent: VecDeque::new(),
+                    queued: VecDeque::new(),
+                    blocked_since: None,
+                    partial: None,
+                    watch_write: false,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(EventLoop {
+            poll,
+            listener,
+            accept_full: false,
+            accept_retry_at: None,
+            engines,
+            next_engine: 0,
+            handoff,
+            clients: Vec::new(),
+            free: Vec::new(),
+            live: 0,
+            max_clients,
+            ready: VecDeque::new(),
+            zones,
+            idle,
+            now,
+        })
     }
+
+    fn run(&mut self) -> Result<()> {
+        let mut events = Events::with_capacity(256);
+        let sweep_every = (self.idle / 4).clamp(Duration::from_millis(10), Duration::from_secs(1));
+        let mut next_sweep = Instant::now() + sweep_every;
+        loop {
+            let mut timeout = next_sweep.saturating_duration_since(self.now);
+            if let Some(at) = self.accept_retry_at {
+                timeout = timeout.min(at.saturating_duration_since(self.now));
+            }
+            if !self.ready.is_empty() {
+                timeout = Duration::ZERO;
+            }
+            match self.poll.poll(&mut events, Some(timeout)) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e).context("epoll_wait"),
+            }
+            self.now = Instant::now();
+            for ev in events.iter() {
+                match ev.token() {
+                    LISTENER => self.accept(),
+                    Token(t) if t >= CLIENT_BASE => self.drive(t - CLIENT_BASE),
+                    Token(t) => {
+                        let i = t - ENGINE_BASE;
+                        if ev.is_writable() {
+                            self.flush_engine(i);
+                        }
+                        if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
+                            self.read_statuses(i);
+                        }
+                    }
+                }
+            }
+            for _ in 0..self.ready.len() {
+                let Some(k) = self.ready.pop_front() else {
+                    break;
+                };
+                self.drive(k);
+            }
+            if self.accept_full && self.live < self.max_clients {
+                self.accept();
+            }
+            if self.accept_retry_at.is_some_and(|at| self.now >= at) {
+                self.accept_retry_at = None;
+                self.accept();
+            }
+            if self.now >= next_sweep {
+                self.sweep();
+                next_sweep = self.now + sweep_every;
+            }
+        }
+    }
+
+    fn accept(&mut self) {
+        if self.accept_retry_at.is_some() {
+            return;
+        }
+        self.accept_full = false;
+        loop {
+            if self.live >= self.max_clients {
+                self.accept_full = true;
+                return;
+            }
+            match self.listener.accept() {
+                Ok((stream, _)) => self.add_client(stream),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::Interrupted | io::ErrorKind::ConnectionAborted
+                    ) => {}
+                Err(e) => {
+                    // EMFILE and friends: back off instead of spinning on accept.
+                    eprintln!("xfr-frontend: accept: {e}");
+                    self.accept_retry_at = Some(self.now + ACCEPT_BACKOFF);
+                    return;
+                }
+            }
+        }
+    }
+
+    fn add_client(&mut self, mut stream: TcpStream) {
+        let _ = stream.set_nodelay(true);
+        let k = match self.free.pop() {
+            Some(k) => k,
+            None => {
+                self.clients.push(None);
+                self.clients.len() - 1
+            }
+        };
+        // Registered while data may already be there: epoll reports it at once.
+        if self
+            .poll
+            .registry()
+            .register(&mut stream, Token(CLIENT_BASE + k), Interest::READABLE)
+            .is_err()
+        {
+            self.free.push(k);
+            return; // dropping the stream closes it
+        }
+        self.clients[k] = Some(Conn {
+            stream,
+            state: State::Len,
+            len: [0; 2],
+            got: 0,
+            msg: Vec::new(),
+            out: Vec::new(),
+            out_pos: 0,
+            watch_write: false,
+            last: self.now,
+        });
+        self.live += 1;
+    }
+
+    fn close_client(&mut self, k: usize) {
+        if let Some(mut c) = self.clients.get_mut(k).and_then(Option::take) {
+            // Deregister before closing: a handed-off socket lives on in the engine, and its
+            // epoll registration with it.
+            let _ = self.poll.registry().deregister(&mut c.stream);
+            self.free.push(k);
+            self.live -= 1;
+        }
+    }
+
+    /// Makes all the progress client `k` can make without waiting.
+    fn drive(&mut self, k: usize) {
+        let mut budget = MESSAGES_PER_TURN;
+        loop {
+            let Some(c) = self.clients.get_mut(k).and_then(Option::as_mut) else {
+                return;
+            };
+            match c.state {
+                State::Pending => return,
+                State::Writing => match (&c.stream).write(&c.out[c.out_pos..]) {
+                    Ok(0) => return self.close_client(k),
+                    Ok(n) => {
+                        c.out_pos += n;
+                        c.last = self.now;
+                        if c.out_pos == c.out.len() {
+                            c.out.clear();
+                            c.out_pos = 0;
+                            c.state = State::Len;
+                            c.got = 0;
+                            if c.watch_write {
+                                c.watch_write = false;
+                                let _ = self.poll.registry().reregister(
+                                    &mut c.stream,
+                                    Token(CLIENT_BASE + k),
+                                    Interest::READABLE,
+                                );
+                            }
+                        }
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        if !c.watch_write {
+                            c.watch_write = true;
+                            let token = Token(CLIENT_BASE + k);
+                            let interest = Interest::READABLE | Interest::WRITABLE;
+                            if self
+                                .poll
+                                .registry()
+                                .reregister(&mut c.stream, token, interest)
+                                .is_err()
+                            {
+                                return self.close_client(k);
+                            }
+                        }
+                        return;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(_) => return self.close_client(k),
+                },
+                State::Len | State::Msg => {
+                    let buf = if c.state == State::Len {
+                        &mut c.len[c.got..]
+                    } else {
+                        &mut c.msg[c.got..]
+                    };
+                    match (&c.stream).read(buf) {
+                        Ok(0) => return self.close_client(k),
+                        Ok(n) => {
+                            c.got += n;
+                            c.last = self.now;
+                            if c.state == State::Len && c.got == 2 {
+                                c.msg.clear();
+                                c.msg.resize(u16::from_be_bytes(c.len) as usize, 0);
+                                c.got = 0;
+                                c.state = State::Msg;
+                            }
+                            if c.state == State::Msg && c.got == c.msg.len() {
+                                self.handle_query(k);
+                                budget -= 1;
+                                if budget == 0 {
+                                    self.ready.push_back(k);
+                                    return;
+                                }
+                            }
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(_) => return self.close_client(k),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Client `k` has a whole message in `msg`.
+    fn handle_query(&mut self, k: usize) {
+        let Some(c) = self.clients[k].as_mut() else {
+            return;
+        };
+        let Some(q) = parse_query(&c.msg) else {
+            // Not even a header and a question: nothing sensible to echo.
+            let _ = c.stream.shutdown(Shutdown::Both);
+            return self.close_client(k);
+        };
+        match q.qtype {
+            rtype::AXFR | rtype::IXFR => {
+                c.state = State::Pending;
+                self.hand_off(k);
+            }
+            rtype::SOA => {
+                let soa = self.zones.soa.get(&q.qname_lower);
+                let rcode = if soa.is_some() { 0 } else { RCODE_REFUSED };
+                c.out = response(&c.msg, &q, rcode, soa);
+                c.state = State::Writing;
+            }
+            _ => {
+                c.out = response(&c.msg, &q, RCODE_REFUSED, None);
+                c.state = State::Writing;
+            }
+        }
+    }
+
+    /// Sends client `k`'s handoff on the next usable engine connection, without waiting for
+    /// the status.
+    fn hand_off(&mut self, k: usize) {
+        let n = self.engines.len();
+        // Each connection at most twice: once as it is (it may turn out to be lost), once
+        // reconnected.
+        for _ in 0..2 * n {
+            let i = self.next_engine;
+            self.next_engine = (i + 1) % n;
+            if !self.ensure_engine(i) {
+                continue;
+            }
+            let e = &mut self.engines[i];
+            if !e.queued.is_empty() {
+                e.queued.push_back(k);
+                return;
+            }
+            match self.send_frame(i, k) {
+                Send::Whole => {
+                    self.engines[i].sent.push_back((k, self.now));
+                    return;
+                }
+                Send::NoRoom => {
+                    let e = &mut self.engines[i];
+                    e.queued.push_back(k);
+                    e.blocked_since = Some(self.now);
+                    self.watch_engine_write(i, true);
+                    return;
+                }
+                Send::Partial => {
+                    // The descriptor went with a truncated frame: this connection is out of
+                    // step. The client stays ours (the engine drops a truncated frame).
+                    self.engines[i].sent.push_back((k, self.now));
+                    self.lose_engine(i);
+                    return;
+                }
+                Send::Failed => {
+                    // Nothing went out: try the next connection.
+                    self.lose_engine(i);
+                }
+                Send::NoClient => return,
+            }
+        }
+        self.answer(k, RCODE_SERVFAIL);
+    }
+
+    /// Whether engine connection `i` is up, reconnecting it if it is down and not backing off.
+    fn ensure_engine(&mut self, i: usize) -> bool {
+        let e = &mut self.engines[i];
+        if e.stream.is_some() {
+            return true;
+        }
+        if self.now < e.retry_at {
+            return false;
+        }
+        let registered = connect_engine(&self.handoff).and_then(|mut s| {
+            self.poll
+                .registry()
+                .register(&mut s, Token(ENGINE_BASE + i), Interest::READABLE)?;
+            Ok(s)
+        });
+        match registered {
+            Ok(s) => {
+                e.stream = Some(s);
+                true
+            }
+            Err(_) => {
+                e.retry_at = self.now + RECONNECT_BACKOFF;
+                false
+            }
+        }
+    }
+
+    fn send_frame(&mut self, i: usize, k: usize) -> Send {
+        let Some(c) = self.clients.get(k).and_then(Option::as_ref) else {
+            return Send::NoClient;
+        };
+        let Some(stream) = self.engines[i].stream.as_ref() else {
+            return Send::Failed;
+        };
+        let Ok(header) = frame::request_header(&c.msg) else {
+            // Cannot happen for a parsed query (12..=65535 bytes); answer as the engine would.
+            self.answer(k, RCODE_FORMERR);
+            return Send::NoClient;
+        };
+        let total = header.len() + c.msg.len();
+        loop {
+            let iov = [IoSlice::new(&header), IoSlice::new(&c.msg)];
+            return match send_with_fd(stream.as_fd(), &iov, c.stream.as_fd()) {
+                Ok(n) if n == total => Send::Whole,
+                Ok(_) => Send::Partial,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => Send::NoRoom,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => Send::Failed,
+            };
+        }
+    }
+
+    fn watch_engine_write(&mut self, i: usize, on: bool) {
+        let e = &mut self.engines[i];
+        if e.watch_write == on {
+            return;
+        }
+        let Some(s) = e.stream.as_mut() else {
+            return;
+        };
+        e.watch_write = on;
+        let interest = if on {
+            Interest::READABLE | Interest::WRITABLE
+        } else {
+            Interest::READABLE
+        };
+        if self
+            .poll
+            .registry()
+            .reregister(s, Token(ENGINE_BASE + i), interest)
+            .is_err()
+        {
+            self.lose_engine(i);
+        }
+    }
+
+    /// Sends the frames that waited for write space on engine connection `i`.
+    fn flush_engine(&mut self, i: usize) {
+        while let Some(&k) = self.engines[i].queued.front() {
+            if self.engines[i].stream.is_none() {
+                return;
+            }
+            match self.send_frame(i, k) {
+                Send::Whole => {
+                    let e = &mut self.engines[i];
+                    e.queued.pop_front();
+                    e.sent.push_back((k, self.now));
+                    e.blocked_since = Some(self.now);
+                }
+                Send::NoRoom => return,
+                Send::Partial => {
+                    let e = &mut self.engines[i];
+                    e.queued.pop_front();
+                    e.sent.push_back((k, self.now));
+                    return self.lose_engine(i);
+                }
+                Send::Failed => return self.lose_engine(i),
+                Send::NoClient => {
+                    self.engines[i].queued.pop_front();
+                }
+            }
+        }
+        self.engines[i].blocked_since = None;
+        self.watch_engine_write(i, false);
+    }
+
+    /// Reads the statuses that came on engine connection `i` and acts on them in order.
+    fn read_statuses(&mut self, i: usize) {
+        let mut buf = [0u8; STATUS_READ_BYTES];
+        loop {
+            let mut at = 0;
+            if let Some(b) = self.engines[i].partial.take() {
+                buf[0] = b;
+                at = 1;
+            }
+            let Some(s) = self.engines[i].stream.as_ref() else {
+                return;
+            };
+            let n = match (&*s).read(&mut buf[at..]) {
+                Ok(0) => return self.lose_engine(i),
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    if at == 1 {
+                        self.engines[i].partial = Some(buf[0]);
+                    }
+                    return;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {
+                    if at == 1 {
+                        self.engines[i].partial = Some(buf[0]);
+                    }
+                    continue;
+                }
+                Err(_) => return self.lose_engine(i),
+            };
+            let end = at + n;
+            let whole = end / RESPONSE_BYTES * RESPONSE_BYTES;
+            for pair in buf[..whole].chunks_exact(RESPONSE_BYTES) {
+                let status = frame::parse_response([pair[0], pair[1]]);
+                let Some((k, _)) = self.engines[i].sent.pop_front() else {
+                    // A status for nothing we sent: out of step.
+                    return self.lose_engine(i);
+                };
+                match status {
+                    Ok(s) => self.resolve(k, s),
+                    Err(_) => {
+                        self.answer(k, RCODE_SERVFAIL);
+                        return self.lose_engine(i);
+                    }
+                }
+            }
+            if end > whole {
+                self.engines[i].partial = Some(buf[whole]);
+            }
+            if end < buf.len() {
+                return; // the socket is drained (a short read)
+            }
+        }
+    }
+
+    fn resolve(&mut self, k: usize, status: Status) {
+        let rcode = match status {
+            Status::Taken => return self.close_client(k), // the engine owns it; close our copy
+            Status::NotServed => RCODE_NOTAUTH,
+            Status::Malformed => RCODE_FORMERR,
+            Status::Overloaded => RCODE_SERVFAIL,
+        };
+        self.answer(k, rcode);
+    }
+
+    /// Answers client `k`, still ours after a handoff that did not happen, with `rcode`.
+    fn answer(&mut self, k: usize, rcode: u8) {
+        let Some(c) = self.clients.get_mut(k).and_then(Option::as_mut) else {
+            return;
+        };
+        if c.state != State::Pending {
+            return;
+        }
+        let Some(q) = parse_query(&c.msg) else {
+            return self.close_client(k);
+        };
+        c.out = response(&c.msg, &q, rcode, None);
+        c.out_pos = 0;
+        c.state = State::Writing;
+        c.last = self.now;
+        self.ready.push_back(k);
+    }
+
+    /// Engine connection `i` is gone or out of step: close it (reconnected when next needed)
+    /// and answer SERVFAIL to every client waiting on it; they stay ours.
+    fn lose_engine(&mut self, i: usize) {
+        let e = &mut self.engines[i];
+        if let Some(mut s) = e.stream.take() {
+            let _ = self.poll.registry().deregister(&mut s);
+        }
+        e.partial = None;
+        e.watch_write = false;
+        e.blocked_since = None;
+        let waiting: Vec<usize> = e
+            .sent
+            .drain(..)
+            .map(|(k, _)| k)
+            .chain(e.queued.drain(..))
+            .collect();
+        for k in waiting {
+            self.answer(k, RCODE_SERVFAIL);
+        }
+    }
+
+    /// Closes idle clients and engine connections whose status is overdue.
+    fn sweep(&mut self) {
+        for k in 0..self.clients.len() {
+            if let Some(c) = &self.clients[k] {
+                if c.state != State::Pending && self.now.duration_since(c.last) >= self.idle {
+                    self.close_client(k);
+                }
+            }
+        }
+        for i in 0..self.engines.len() {
+            let e = &self.engines[i];
+            let oldest = e.sent.front().map(|&(_, at)| at).into_iter();
+            let stalled = oldest
+                .chain(e.blocked_since)
+                .any(|at| self.now.duration_since(at) >= self.idle);
+            if stalled {
+                eprintln!("xfr-frontend: engine connection {i} stalled; reconnecting");
+                self.lose_engine(i);
+            }
+        }
+    }
+}
+
+enum Send {
+    Whole,
+    NoRoom,
+    Partial,
+    Failed,
+    /// The client is gone (or was answered instead).
+    NoClient,
 }
 
 const RCODE_FORMERR: u8 = 1;
