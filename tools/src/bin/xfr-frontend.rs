@@ -17,7 +17,12 @@
 //! connection chosen round robin, the client waits in that connection's FIFO, and statuses are
 //! matched to clients in order when the engine connection turns readable. Only readability is
 //! watched on an engine connection (write space only while a frame waits for it), so the engine
-//! consuming a frame wakes nobody here; a status wakes this thread once for all that came.
+//! consuming a frame wakes nobody here; statuses are not waited for either: they are read
+//! (an `epoll_wait` with a zero timeout on a second epoll set) whenever the thread is awake for
+//! its clients, and at least every millisecond while some are due, so the engine's status
+//! write wakes no one. A client's socket joins the epoll set only when a read or write of it
+//! has to wait; with TCP_DEFER_ACCEPT (`--defer-accept-s`, default 1) the query has usually
+//! come with the connection, so a transfer costs this thread one wake-up and no `epoll_ctl`.
 //!
 //! A frame goes out in one `sendmsg` with its descriptor. No room (EAGAIN): it waits, in order,
 //! for write space. A partial send would leave the stream out of step with the descriptors:
@@ -28,7 +33,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::io::{self, IoSlice, Read, Write};
 use std::net::{Shutdown, SocketAddr};
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -36,6 +41,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use clap::Parser;
 use mio::net::{TcpListener, TcpStream, UnixStream};
+use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 use xfr_handoff::frame::{self, Status, RESPONSE_BYTES};
 use xfr_handoff::sys::send_with_fd;
@@ -68,6 +74,12 @@ struct Args {
     /// from when each connection held one of a pool of blocking worker threads.
     #[arg(long, alias = "workers", default_value_t = 1024)]
     max_clients: usize,
+    /// TCP_DEFER_ACCEPT, in seconds (0: off): a connection is accepted once its first bytes
+    /// have come, so a client that connects and sends its query costs one wake-up of this
+    /// front end, not two. A connection that sends nothing is accepted after about this long
+    /// (the kernel's SYN-ACK retries), then the idle timeout applies.
+    #[arg(long, default_value_t = 1)]
+    defer_accept_s: u32,
     /// A client that sends nothing for this long is closed; a status that takes this long
     /// closes that engine connection.
     #[arg(long, default_value_t = 10_000)]
@@ -127,6 +139,10 @@ fn main() -> Result<()> {
     listener
         .set_nonblocking(true)
         .context("make the listening socket non-blocking")?;
+    if args.defer_accept_s > 0 {
+        sys::set_defer_accept(listener.as_fd(), args.defer_accept_s)
+            .context("set TCP_DEFER_ACCEPT on the listening socket")?;
+    }
     let idle = Duration::from_millis(args.idle_timeout_ms.max(1));
     let max_clients = args.max_clients.max(1).div_ceil(threads);
     let mut loops = Vec::with_capacity(threads);
@@ -190,6 +206,9 @@ const MESSAGES_PER_TURN: usize = 16;
 const RECONNECT_BACKOFF: Duration = Duration::from_millis(100);
 /// How long to wait before accepting again after accept failed (EMFILE and the like).
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+/// Longest wait in epoll while statuses are due (they wake no one: see `EventLoop::statuses`).
+/// Under load the thread wakes sooner for its clients and collects them then.
+const STATUS_WAIT: Duration = Duration::from_millis(1);
 /// Bytes of statuses read at once from an engine connection.
 const STATUS_READ_BYTES: usize = 256;
 
@@ -231,13 +250,25 @@ struct Conn {
     msg: Vec<u8>,
     out: Vec<u8>,
     out_pos: usize,
+    /// Whether the socket is in the epoll set: only once a read or write had to wait (a
+    /// query that came with the connection is handed off without it ever being watched).
+    registered: bool,
     watch_write: bool,
+    /// TCP_NODELAY is set before the first answer of ours (pipelined answers must not wait
+    /// for delayed ACKs); a connection only handed off is left as the engine would accept it.
+    nodelay: bool,
     /// Last progress in either direction, for the idle timeout.
     last: Instant,
 }
 
 struct EventLoop {
     poll: Poll,
+    /// The engine connections' readability, polled without waiting (`epoll_wait` with a zero
+    /// timeout) whenever this thread is awake anyway: a status then wakes no one, so the
+    /// engine does not pay a wake-up of this thread per handoff. While statuses are due, the
+    /// main wait is at most `STATUS_WAIT`.
+    statuses: Poll,
+    status_events: Events,
     listener: TcpListener,
     /// At the client limit with connections possibly left in the backlog.
     accept_full: bool,
@@ -270,12 +301,14 @@ impl EventLoop {
         poll.registry()
             .register(&mut listener, LISTENER, Interest::READABLE)
             .context("register the listening socket")?;
+        let statuses = Poll::new().context("create an epoll instance")?;
         let now = Instant::now();
         let engines = engines
             .into_iter()
             .enumerate()
             .map(|(i, mut s)| {
-                poll.registry()
+                statuses
+                    .registry()
                     .register(&mut s, Token(ENGINE_BASE + i), Interest::READABLE)
                     .context("register an engine connection")?;
                 Ok(Engine {
@@ -291,6 +324,8 @@ impl EventLoop {
             .collect::<Result<Vec<_>>>()?;
         Ok(EventLoop {
             poll,
+            statuses,
+            status_events: Events::with_capacity(64),
             listener,
             accept_full: false,
             accept_retry_at: None,
@@ -317,6 +352,10 @@ impl EventLoop {
             if let Some(at) = self.accept_retry_at {
                 timeout = timeout.min(at.saturating_duration_since(self.now));
             }
+            let due = self.statuses_due();
+            if due {
+                timeout = timeout.min(STATUS_WAIT);
+            }
             if !self.ready.is_empty() {
                 timeout = Duration::ZERO;
             }
@@ -326,19 +365,14 @@ impl EventLoop {
                 Err(e) => return Err(e).context("epoll_wait"),
             }
             self.now = Instant::now();
+            if due {
+                self.collect_statuses()?;
+            }
             for ev in events.iter() {
                 match ev.token() {
                     LISTENER => self.accept(),
                     Token(t) if t >= CLIENT_BASE => self.drive(t - CLIENT_BASE),
-                    Token(t) => {
-                        let i = t - ENGINE_BASE;
-                        if ev.is_writable() {
-                            self.flush_engine(i);
-                        }
-                        if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
-                            self.read_statuses(i);
-                        }
-                    }
+                    Token(t) => self.flush_engine(t - ENGINE_BASE),
                 }
             }
             for _ in 0..self.ready.len() {
@@ -359,6 +393,32 @@ impl EventLoop {
                 next_sweep = self.now + sweep_every;
             }
         }
+    }
+
+    /// Whether any engine connection owes statuses.
+    fn statuses_due(&self) -> bool {
+        self.engines.iter().any(|e| !e.sent.is_empty())
+    }
+
+    /// Reads the statuses that have come, without waiting.
+    fn collect_statuses(&mut self) -> Result<()> {
+        match self
+            .statuses
+            .poll(&mut self.status_events, Some(Duration::ZERO))
+        {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(()),
+            Err(e) => return Err(e).context("epoll_wait"),
+        }
+        let ready: Vec<usize> = self
+            .status_events
+            .iter()
+            .map(|ev| ev.token().0 - ENGINE_BASE)
+            .collect();
+        for i in ready {
+            self.read_statuses(i);
+        }
+        Ok(())
     }
 
     fn accept(&mut self) {
@@ -389,8 +449,7 @@ impl EventLoop {
         }
     }
 
-    fn add_client(&mut self, mut stream: TcpStream) {
-        let _ = stream.set_nodelay(true);
+    fn add_client(&mut self, stream: TcpStream) {
         let k = match self.free.pop() {
             Some(k) => k,
             None => {
@@ -398,16 +457,6 @@ impl EventLoop {
                 self.clients.len() - 1
             }
         };
-        // Registered while data may already be there: epoll reports it at once.
-        if self
-            .poll
-            .registry()
-            .register(&mut stream, Token(CLIENT_BASE + k), Interest::READABLE)
-            .is_err()
-        {
-            self.free.push(k);
-            return; // dropping the stream closes it
-        }
         self.clients[k] = Some(Conn {
             stream,
             state: State::Len,
@@ -416,17 +465,53 @@ impl EventLoop {
             msg: Vec::new(),
             out: Vec::new(),
             out_pos: 0,
+            registered: false,
             watch_write: false,
+            nodelay: false,
             last: self.now,
         });
         self.live += 1;
+        // The query often came with the connection: read it now, and register the socket
+        // only if it has to be waited for.
+        self.drive(k);
+    }
+
+    /// Watches client `k` for readability, and writability too with `write`. False: it could
+    /// not be registered (the caller closes it).
+    fn watch_client(&mut self, k: usize, write: bool) -> bool {
+        let Some(c) = self.clients.get_mut(k).and_then(Option::as_mut) else {
+            return false;
+        };
+        if c.registered && c.watch_write == write {
+            return true;
+        }
+        let token = Token(CLIENT_BASE + k);
+        let interest = if write {
+            Interest::READABLE | Interest::WRITABLE
+        } else {
+            Interest::READABLE
+        };
+        let r = if c.registered {
+            self.poll
+                .registry()
+                .reregister(&mut c.stream, token, interest)
+        } else {
+            self.poll
+                .registry()
+                .register(&mut c.stream, token, interest)
+        };
+        c.registered = r.is_ok();
+        c.watch_write = write && c.registered;
+        c.registered
     }
 
     fn close_client(&mut self, k: usize) {
         if let Some(mut c) = self.clients.get_mut(k).and_then(Option::take) {
             // Deregister before closing: a handed-off socket lives on in the engine, and its
             // epoll registration with it.
-            let _ = self.poll.registry().deregister(&mut c.stream);
+            if c.registered {
+                let _ = self.poll.registry().deregister(&mut c.stream);
+            }
             self.free.push(k);
             self.live -= 1;
         }
@@ -441,6 +526,10 @@ impl EventLoop {
             };
             match c.state {
                 State::Pending => return,
+                State::Writing if !c.nodelay => {
+                    c.nodelay = true;
+                    let _ = c.stream.set_nodelay(true);
+                }
                 State::Writing => match (&c.stream).write(&c.out[c.out_pos..]) {
                     Ok(0) => return self.close_client(k),
                     Ok(n) => {
@@ -451,29 +540,14 @@ impl EventLoop {
                             c.out_pos = 0;
                             c.state = State::Len;
                             c.got = 0;
-                            if c.watch_write {
-                                c.watch_write = false;
-                                let _ = self.poll.registry().reregister(
-                                    &mut c.stream,
-                                    Token(CLIENT_BASE + k),
-                                    Interest::READABLE,
-                                );
+                            if c.watch_write && !self.watch_client(k, false) {
+                                return self.close_client(k);
                             }
                         }
                     }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                        if !c.watch_write {
-                            c.watch_write = true;
-                            let token = Token(CLIENT_BASE + k);
-                            let interest = Interest::READABLE | Interest::WRITABLE;
-                            if self
-                                .poll
-                                .registry()
-                                .reregister(&mut c.stream, token, interest)
-                                .is_err()
-                            {
-                                return self.close_client(k);
-                            }
+                        if !self.watch_client(k, true) {
+                            return self.close_client(k);
                         }
                         return;
                     }
@@ -506,7 +580,13 @@ impl EventLoop {
                                 }
                             }
                         }
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                            // Registered while data may already be there: epoll reports it.
+                            if !c.registered && !self.watch_client(k, false) {
+                                self.close_client(k);
+                            }
+                            return;
+                        }
                         Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                         Err(_) => return self.close_client(k),
                     }
@@ -599,9 +679,11 @@ impl EventLoop {
             return false;
         }
         let registered = connect_engine(&self.handoff).and_then(|mut s| {
-            self.poll
-                .registry()
-                .register(&mut s, Token(ENGINE_BASE + i), Interest::READABLE)?;
+            self.statuses.registry().register(
+                &mut s,
+                Token(ENGINE_BASE + i),
+                Interest::READABLE,
+            )?;
             Ok(s)
         });
         match registered {
@@ -649,18 +731,19 @@ impl EventLoop {
         let Some(s) = e.stream.as_mut() else {
             return;
         };
-        e.watch_write = on;
-        let interest = if on {
-            Interest::READABLE | Interest::WRITABLE
+        // Write space is waited for in the main epoll set (the connection's readability is in
+        // `statuses`, hence a second registration by descriptor).
+        let fd = s.as_raw_fd();
+        let mut source = SourceFd(&fd);
+        let r = if on {
+            self.poll
+                .registry()
+                .register(&mut source, Token(ENGINE_BASE + i), Interest::WRITABLE)
         } else {
-            Interest::READABLE
+            self.poll.registry().deregister(&mut source)
         };
-        if self
-            .poll
-            .registry()
-            .reregister(s, Token(ENGINE_BASE + i), interest)
-            .is_err()
-        {
+        e.watch_write = on && r.is_ok();
+        if r.is_err() {
             self.lose_engine(i);
         }
     }
@@ -782,7 +865,13 @@ impl EventLoop {
     fn lose_engine(&mut self, i: usize) {
         let e = &mut self.engines[i];
         if let Some(mut s) = e.stream.take() {
-            let _ = self.poll.registry().deregister(&mut s);
+            if e.watch_write {
+                let _ = self
+                    .poll
+                    .registry()
+                    .deregister(&mut SourceFd(&s.as_raw_fd()));
+            }
+            let _ = self.statuses.registry().deregister(&mut s);
         }
         e.partial = None;
         e.watch_write = false;
@@ -881,4 +970,31 @@ fn response(query: &[u8], q: &Query, rcode: u8, soa: Option<&(u32, Box<[u8]>)>) 
     let len = (out.len() - 2) as u16;
     out[..2].copy_from_slice(&len.to_be_bytes());
     out
+}
+
+/// The one socket option std and mio do not set.
+mod sys {
+    use std::io;
+    use std::os::fd::{AsRawFd, BorrowedFd};
+
+    /// Sets TCP_DEFER_ACCEPT on a listening TCP socket.
+    pub fn set_defer_accept(sock: BorrowedFd<'_>, seconds: u32) -> io::Result<()> {
+        let value = libc::c_int::try_from(seconds).unwrap_or(libc::c_int::MAX);
+        // SAFETY: `sock` is an open descriptor for the duration of the call; the option value
+        // is a c_int that lives on this stack frame, and its exact size is passed with it.
+        let r = unsafe {
+            libc::setsockopt(
+                sock.as_raw_fd(),
+                libc::IPPROTO_TCP,
+                libc::TCP_DEFER_ACCEPT,
+                (&value as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        if r == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
+        }
+    }
 }
