@@ -451,7 +451,10 @@ impl Core {
             return Status::Overloaded;
         }
         let raw = fd.as_raw_fd();
-        if !sys::is_stream_socket(raw) {
+        // TCP or nothing: setting TCP_NODELAY (as accepted sockets have it, from the
+        // listener) fails on a UDP or Unix socket, a file or anything else. A listening TCP
+        // socket passes this and fails the peer lookup below.
+        if sys::set_tcp_nodelay(raw).is_err() {
             return Status::Malformed;
         }
         let Ok(peer) = sys::peer_ip(raw) else {
