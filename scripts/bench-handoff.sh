@@ -6,8 +6,8 @@
 #     with xfr-bench as its TCP client. The engine's CPU per handoff comes from its /proc CPU
 #     time.
 #  2. Transfers per second of a 10,000-record zone at concurrency 64: direct TCP accept by
-#     xfrd, versus through xfr-frontend (TCP to the front end, which hands each connection to
-#     xfrd), versus xfr-bench itself as the front end.
+#     xfrd against xfr-frontend (TCP to the front end, which hands each connection to xfrd),
+#     in interleaved pairs; then xfr-bench itself as the front end.
 # Each figure is the median of RUNS runs. xfrd runs on one core (core 0); the clients and the
 # front end share core 1, so the front end's own CPU is part of what the through-front-end
 # figure pays for.
@@ -61,16 +61,38 @@ measure() {
     fi
 }
 
-echo "machine: $(nproc) cores, $(uname -r); load: $(cut -d' ' -f1-3 /proc/loadavg); $(date -u +%F)"
-measure "handoffs, example zone AXFR (1 msg), c=8" \
-    "$T/xfr-bench" handoff --socket "$work/h.sock" --zone example.com. --concurrency 8 --transfers 20000
+# Direct accept against the front-end path, interleaved (direct, then through, RUNS times) so
+# that both see the same machine load; the ratio of each pair is printed with their median.
+pair() {
+    local name=$1 direct=$2 through=$3
+    local dr=() tr=() dc=() tc=() ratios=() rate cpu n total=0 fe0 fe1
+    fe0=$(cpu_s "$fpid")
+    for _ in $(seq "$RUNS"); do
+        read -r rate cpu _ n < <(run $direct)
+        dr+=("$rate"); dc+=("$(python3 -c "print($cpu / $n * 1e6)")")
+        local d=$rate
+        read -r rate cpu _ n < <(run $through)
+        tr+=("$rate"); tc+=("$(python3 -c "print($cpu / $n * 1e6)")"); total=$((total + n))
+        ratios+=("$(python3 -c "print('%.3f' % ($rate / $d))")")
+    done
+    fe1=$(cpu_s "$fpid")
+    printf '%s: direct %.0f /s (engine %.1f us), through the front end %.0f /s (engine %.1f us, front end %.1f us); ratio per pair: %s; median ratio %s\n' \
+        "$name" "$(printf '%s\n' "${dr[@]}" | median)" "$(printf '%s\n' "${dc[@]}" | median)" \
+        "$(printf '%s\n' "${tr[@]}" | median)" "$(printf '%s\n' "${tc[@]}" | median)" \
+        "$(python3 -c "print(($fe1 - $fe0) / $total * 1e6)")" "${ratios[*]}" "$(printf '%s\n' "${ratios[@]}" | median)"
+}
+
+echo "machine: $(nproc) cores, $(uname -r); load: $(cut -d' ' -f1-3 /proc/loadavg); $(date -u +%FT%TZ)"
+one="--zone example.com. --concurrency 8 --transfers 20000"
+measure "handoffs from xfr-bench, example zone AXFR (1 msg), c=8" \
+    "$T/xfr-bench" handoff --socket "$work/h.sock" $one
 measure "through xfr-frontend, example zone AXFR (1 msg), c=8" \
-    "$T/xfr-bench" axfr --target "127.0.0.1:$fport" --zone example.com. --concurrency 8 --transfers 20000
+    "$T/xfr-bench" axfr --target "127.0.0.1:$fport" $one
 measure "direct accept, example zone AXFR (1 msg), c=8" \
-    "$T/xfr-bench" axfr --target "127.0.0.1:$port" --zone example.com. --concurrency 8 --transfers 20000
-measure "direct accept, 10k-record AXFR, c=64" \
-    "$T/xfr-bench" axfr --target "127.0.0.1:$port" --zone ten.example. --concurrency 64 --transfers 3000
-measure "through xfr-frontend, 10k-record AXFR, c=64" \
-    "$T/xfr-bench" axfr --target "127.0.0.1:$fport" --zone ten.example. --concurrency 64 --transfers 3000
+    "$T/xfr-bench" axfr --target "127.0.0.1:$port" $one
+ten="--zone ten.example. --concurrency 64 --transfers 10000"
+pair "10k-record AXFR, c=64, xfr-frontend" \
+    "$T/xfr-bench axfr --target 127.0.0.1:$port $ten" "$T/xfr-bench axfr --target 127.0.0.1:$fport $ten"
 measure "xfr-bench as front end, 10k-record AXFR, c=64" \
-    "$T/xfr-bench" handoff --socket "$work/h.sock" --zone ten.example. --concurrency 64 --transfers 3000
+    "$T/xfr-bench" handoff --socket "$work/h.sock" $ten
+echo "load at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
