@@ -383,21 +383,31 @@ pub(crate) fn xfr_query<'k>(ctx: &'k Ctx, id: u16) -> (Vec<u8>, Transfer<'k>) {
     (q, Transfer::new(kind, id, cfg.verify, verifier))
 }
 
+/// A blocking connect to `target` from `sys::tcp_socket` (so SO_RCVBUF and, on loopback, the
+/// spread of source addresses apply), bounded by `timeout` through SO_SNDTIMEO.
+fn blocking_connect(
+    target: &SocketAddr,
+    rcvbuf: usize,
+    timeout: Duration,
+) -> Result<TcpStream, XfrError> {
+    let connect_err = |e: std::io::Error| XfrError::Connect(e.to_string());
+    let s = crate::sys::tcp_socket(target, rcvbuf, false).map_err(connect_err)?;
+    s.set_write_timeout(Some(timeout)).map_err(io_err)?;
+    match crate::sys::connect(&s, target) {
+        Ok(()) => Ok(s),
+        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {
+            Err(XfrError::Connect("connection timed out".into()))
+        }
+        Err(e) => Err(connect_err(e)),
+    }
+}
+
 fn one_transfer(ctx: &Ctx, buf: &mut [u8], id: u16) -> Result<Done, XfrError> {
     let cfg = ctx.cfg;
     let t0 = Instant::now();
     // The socket is made first so that SO_RCVBUF (--rcvbuf-kib) sizes the initial window;
     // SO_SNDTIMEO (the write timeout) bounds the blocking connect.
-    let connect_err = |e: std::io::Error| XfrError::Connect(e.to_string());
-    let mut s = crate::sys::tcp_socket(&cfg.target, cfg.rcvbuf, false).map_err(connect_err)?;
-    s.set_write_timeout(Some(cfg.timeout)).map_err(io_err)?;
-    match crate::sys::connect(&s, &cfg.target) {
-        Ok(()) => {}
-        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {
-            return Err(XfrError::Connect("connection timed out".into()))
-        }
-        Err(e) => return Err(connect_err(e)),
-    }
+    let mut s = blocking_connect(&cfg.target, cfg.rcvbuf, cfg.timeout)?;
     s.set_nodelay(true).map_err(io_err)?;
     s.set_read_timeout(Some(cfg.timeout)).map_err(io_err)?;
     let (q, xfr) = xfr_query(ctx, id);
@@ -426,8 +436,7 @@ fn one_handoff(
         .expect("handoff mode has a socket");
     let t0 = Instant::now();
     let addr = listener.local_addr().map_err(io_err)?;
-    let mut s = TcpStream::connect_timeout(&addr, cfg.timeout)
-        .map_err(|e| XfrError::Connect(e.to_string()))?;
+    let mut s = blocking_connect(&addr, cfg.rcvbuf, cfg.timeout)?;
     s.set_read_timeout(Some(cfg.timeout)).map_err(io_err)?;
     let (accepted, _) = listener.accept().map_err(io_err)?;
     let (q, xfr) = xfr_query(ctx, id);
