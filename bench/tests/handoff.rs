@@ -7,11 +7,10 @@ mod common;
 
 use std::net::TcpStream;
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::Duration;
 
 use common::*;
-use xfrd_tests::{wait_until, workspace_bin, workspace_root, Proc};
+use xfrd_tests::{wait_until, xfrd_with_handoff, Proc};
 
 struct Engine {
     proc: Proc,
@@ -24,21 +23,7 @@ fn start_xfrd() -> Engine {
     let dir = tempfile::tempdir().unwrap();
     let socket = dir.path().join("handoff.sock");
     let port = free_port();
-    let mut cmd = Command::new(workspace_bin("xfrd"));
-    cmd.arg("serve")
-        .arg("--listen")
-        .arg(format!("127.0.0.1:{port}"))
-        .arg("--zone")
-        .arg(format!(
-            "example.com.={}",
-            workspace_root().join("examples/example.com.zone").display()
-        ))
-        .arg("--store-dir")
-        .arg(dir.path().join("stores"))
-        .arg("--handoff")
-        .arg(&socket)
-        .arg("--cores")
-        .arg("2");
+    let cmd = xfrd_with_handoff(dir.path(), port, &socket, 2);
     let mut proc = Proc::spawn("xfrd", cmd, dir.path().join("xfrd.log")).unwrap();
     wait_until(Duration::from_secs(60), "xfrd to listen", || {
         proc.check_running()?;

@@ -70,6 +70,28 @@ pub fn workspace_bin(name: &str) -> PathBuf {
     bin
 }
 
+/// The command that runs xfrd on `127.0.0.1:port` serving the bundled example zone
+/// (example.com.) with a handoff socket at `socket`, keeping its stores under `dir`, on
+/// `cores` cores. Callers add arguments and start it (with [`Proc::spawn`]).
+pub fn xfrd_with_handoff(dir: &Path, port: u16, socket: &Path, cores: usize) -> Command {
+    let mut cmd = Command::new(workspace_bin("xfrd"));
+    cmd.arg("serve")
+        .arg("--listen")
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("--zone")
+        .arg(format!(
+            "example.com.={}",
+            workspace_root().join("examples/example.com.zone").display()
+        ))
+        .arg("--store-dir")
+        .arg(dir.join("stores"))
+        .arg("--handoff")
+        .arg(socket)
+        .arg("--cores")
+        .arg(cores.to_string());
+    cmd
+}
+
 /// A zone of exactly `records` records for `origin`, written by `xfr-zone gen --seed SEED`
 /// into `dir`; returns its path.
 pub fn generated_zone(origin: &str, records: usize, seed: u64, dir: &Path) -> PathBuf {

@@ -6,11 +6,10 @@ use std::io::{IoSlice, Read, Write};
 use std::net::{TcpListener, TcpStream, UdpSocket};
 use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use xfr_handoff::{frame, sys, Client, Status};
-use xfrd_tests::{free_port, soa_serial, wait_until, workspace_bin, workspace_root, Proc};
+use xfrd_tests::{free_port, soa_serial, wait_until, xfrd_with_handoff, Proc};
 
 const ZONE: &str = "example.com.";
 
@@ -87,23 +86,8 @@ fn start_engine(extra: &[&str]) -> Engine {
     let dir = tempfile::tempdir().unwrap();
     let socket = dir.path().join("handoff.sock");
     let port = free_port("127.0.0.1");
-    let mut cmd = Command::new(workspace_bin("xfrd"));
-    cmd.arg("serve")
-        .arg("--listen")
-        .arg(format!("127.0.0.1:{port}"))
-        .arg("--zone")
-        .arg(format!(
-            "{ZONE}={}",
-            workspace_root().join("examples/example.com.zone").display()
-        ))
-        .arg("--store-dir")
-        .arg(dir.path().join("stores"))
-        .arg("--handoff")
-        .arg(&socket)
-        .arg("--cores")
-        .arg("2")
-        .args(extra)
-        .env("RUST_LOG", "xfrd=debug");
+    let mut cmd = xfrd_with_handoff(dir.path(), port, &socket, 2);
+    cmd.args(extra).env("RUST_LOG", "xfrd=debug");
     let mut proc = Proc::spawn("xfrd", cmd, dir.path().join("xfrd.log")).unwrap();
     wait_until(Duration::from_secs(60), "xfrd to answer SOA", || {
         proc.check_running()?;
