@@ -15,6 +15,9 @@ use std::process::Command;
 use zone_store::zonefile::{parse_file, ParseOptions};
 use zone_store::Name;
 
+mod common;
+use common::named_checkzone;
+
 const POLICY_OFF: &[&str] = &[
     "-i", "none", "-k", "ignore", "-n", "ignore", "-m", "ignore", "-M", "ignore", "-S", "ignore",
     "-T", "ignore", "-W", "ignore", "-r", "ignore",
@@ -25,21 +28,6 @@ fn header<'a>(text: &'a str, key: &str) -> Option<&'a str> {
         .take_while(|l| l.starts_with(';'))
         .find_map(|l| l.strip_prefix(&format!("; {key}: ")))
         .map(str::trim)
-}
-
-fn named_checkzone() -> Option<PathBuf> {
-    let found = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|d| d.join("named-checkzone"))
-            .find(|p| p.is_file())
-    });
-    if found.is_none() {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("named-checkzone is not installed and CI=true: install bind9-utils");
-        }
-        eprintln!("\n!!! named-checkzone not found: BIND cross-check of the malformed corpus SKIPPED !!!\n");
-    }
-    found
 }
 
 #[test]

@@ -16,6 +16,9 @@ use std::process::Command;
 use zone_store::zonefile::{parse_file, ParseOptions};
 use zone_store::Name;
 
+mod common;
+use common::named_checkzone;
+
 /// Turns off BIND's policy checks (MX/NS/SRV targets, names, SPF...) to compare content only.
 const POLICY_OFF: &[&str] = &[
     "-i", "none", "-k", "ignore", "-n", "ignore", "-m", "ignore", "-M", "ignore", "-S", "ignore",
@@ -24,24 +27,6 @@ const POLICY_OFF: &[&str] = &[
 
 fn tricky_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/zones/tricky")
-}
-
-/// The named-checkzone binary, or `None` (fails under CI=true, as the brief requires).
-fn named_checkzone() -> Option<PathBuf> {
-    let found = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|d| d.join("named-checkzone"))
-            .find(|p| p.is_file())
-    });
-    if found.is_none() {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("named-checkzone is not installed and CI=true: install bind9-utils");
-        }
-        eprintln!(
-            "\n!!! SKIPPED: named-checkzone not found in PATH; BIND comparison not run !!!\n"
-        );
-    }
-    found
 }
 
 /// BIND's dump of a zone: normalized record lines, and the `file:line` of ignored records.

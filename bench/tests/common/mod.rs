@@ -5,33 +5,14 @@
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, UdpSocket};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_xfr-bench");
 
 /// A peer program, or None (skip) when missing outside CI; in CI a missing peer fails.
-pub fn require_program(name: &str) -> Option<PathBuf> {
-    for dir in [
-        "/usr/sbin",
-        "/usr/bin",
-        "/sbin",
-        "/bin",
-        "/usr/local/sbin",
-        "/usr/local/bin",
-    ] {
-        let p = Path::new(dir).join(name);
-        if p.is_file() {
-            return Some(p);
-        }
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("{name} is required in CI (install it: bench/install-peers.sh)");
-    }
-    eprintln!("!!! SKIPPED: {name} not installed (bench/install-peers.sh installs it)");
-    None
-}
+pub use xfrd_tests::require_program;
 
 pub fn free_port() -> u16 {
     // Bound to both TCP and UDP on the same port, then released.

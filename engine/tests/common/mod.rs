@@ -16,27 +16,9 @@ pub const TYPE_SOA: u16 = 6;
 pub const TYPE_AXFR: u16 = 252;
 pub const TYPE_IXFR: u16 = 251;
 
-pub fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
-}
-
 /// A peer program; under CI a missing one fails the test, otherwise it is skipped loudly.
 pub fn require(program: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let found = std::env::split_paths(&path)
-        .chain(["/usr/sbin", "/sbin"].map(PathBuf::from))
-        .map(|d| d.join(program))
-        .find(|p| p.is_file());
-    match found {
-        Some(p) => Some(p),
-        None if in_ci() => {
-            panic!("{program} is not installed and CI=true: scripts/test.sh installs it")
-        }
-        None => {
-            eprintln!("SKIPPED: {program} is not installed (scripts/test.sh installs it)");
-            None
-        }
-    }
+    xfrd_tests::require_program(program)
 }
 
 /// A port free for TCP and UDP on 127.0.0.1 and ::1 at the time of asking.
