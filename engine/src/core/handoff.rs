@@ -92,6 +92,9 @@ pub(super) struct Handoff {
     pub(super) listener: Option<Listener>,
     pub(super) front_ends: Vec<FrontEnd>,
     pub(super) open: usize,
+    /// The assembler's output for one receive, kept between receives so that a handoff
+    /// allocates no event list.
+    events: Vec<Event>,
 }
 
 impl Handoff {
@@ -109,6 +112,7 @@ impl Handoff {
             }),
             front_ends,
             open: 0,
+            events: Vec::new(),
         }
     }
 
@@ -334,16 +338,17 @@ impl Core {
             self.maybe_finish_front_end_close(i);
             return;
         }
+        let mut events = std::mem::take(&mut self.handoff.events);
         if res <= 0 {
-            let mut events = Vec::new();
+            // Whatever a half-received frame held (its descriptor) is closed by the drop.
             f.assembler.finish(&mut events);
-            drop(events);
+            events.clear();
+            self.handoff.events = events;
             self.close_front_end(i);
             return;
         }
-        let mut events = Vec::new();
         f.assembler.feed(&f.buf[..res as usize], fds, &mut events);
-        for event in events {
+        for event in events.drain(..) {
             let status = match event {
                 Event::Handoff { query, fd } => self.adopt(fd, &query, now),
                 Event::Reject { reason, .. } => {
@@ -366,6 +371,7 @@ impl Core {
             f.out[f.out_len..f.out_len + RESPONSE_BYTES].copy_from_slice(&response(status));
             f.out_len += RESPONSE_BYTES;
         }
+        self.handoff.events = events;
         self.kick_front_end_send(i);
         self.arm_front_end_recv(i);
     }
