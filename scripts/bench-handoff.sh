@@ -8,12 +8,23 @@
 #  2. Transfers per second of a 10,000-record zone at concurrency 64: direct TCP accept by
 #     xfrd against xfr-frontend (TCP to the front end, which hands each connection to xfrd),
 #     in interleaved pairs; then xfr-bench itself as the front end.
-# Each figure is the median of RUNS runs. xfrd runs on one core (core 0); the clients and the
-# front end share core 1, so the front end's own CPU is part of what the through-front-end
-# figure pays for.
+# Each figure is the median of RUNS runs. LAYOUT picks the cores:
+#  - split (the default): xfrd on core 0; the clients and the front end share core 1, so the
+#    front end's own CPU is part of what the through-front-end figure pays for.
+#  - one: xfrd, the front end and the clients all on core 0. No wake-up crosses cores, so
+#    xfrd's CPU per handoff is its own work without the cost of cross-core wake-ups, which
+#    on a virtual machine can dwarf it (the script prints a pipe ping-pong across cores and
+#    on one core when `perf` is installed); the front end's CPU then counts fully against
+#    the through-front-end throughput.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-5}
+LAYOUT=${LAYOUT:-split}
+case $LAYOUT in
+    split) engine_core=0 client_core=1 ;;
+    one) engine_core=0 client_core=0 ;;
+    *) echo "LAYOUT must be split or one, not $LAYOUT" >&2; exit 2 ;;
+esac
 T=${T:-target/release}
 [ -x "$T/xfrd" ] && [ -x "$T/xfr-bench" ] && [ -x "$T/xfr-frontend" ] && [ -x "$T/xfr-zone" ] ||
     cargo build --release -p xfrd -p xfr-bench -p xfr-tools --bins
@@ -23,22 +34,26 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -r
 trap cleanup EXIT
 
 "$T/xfr-zone" gen --origin ten.example. --records 10000 --seed 3 -o "$work/ten.zone" >/dev/null
-port=$((20000 + RANDOM % 20000)); fport=$((port + 1))
-taskset -c 0 "$T/xfrd" serve --cores 1 --listen "127.0.0.1:$port" --store-dir "$work/st" \
+# Below the ephemeral range (32768-60999), where client ports and TIME_WAIT sockets live.
+port=$((20000 + RANDOM % 12000)); fport=$((port + 1))
+taskset -c "$engine_core" "$T/xfrd" serve --cores 1 --listen "127.0.0.1:$port" --store-dir "$work/st" \
     --handoff "$work/h.sock" --zone "example.com.=examples/example.com.zone" \
     --zone "ten.example.=$work/ten.zone" >"$work/xfrd.log" 2>&1 &
 xpid=$!; pids+=("$xpid")
 for _ in $(seq 100); do [ -S "$work/h.sock" ] && break; sleep 0.1; done
-taskset -c 1 "$T/xfr-frontend" --listen "127.0.0.1:$fport" --handoff "$work/h.sock" \
+taskset -c "$client_core" "$T/xfr-frontend" --listen "127.0.0.1:$fport" --handoff "$work/h.sock" \
     --engine-connections 8 --zone "ten.example.=$work/ten.zone" >"$work/fe.log" 2>&1 &
 fpid=$!; pids+=("$fpid")
 sleep 1
+for p in "$xpid" "$fpid"; do
+    kill -0 "$p" 2>/dev/null || { echo "a server exited at start:" >&2; cat "$work/xfrd.log" "$work/fe.log" >&2; exit 1; }
+done
 # CPU seconds (user + system) a process has used so far.
 cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$1/stat"; }
 
 # One run: prints "transfers_per_s server_cpu_s client_cpu_s transfers".
 run() {
-    "$@" --server-pid "$xpid" --client-cores 1 --fail-on-error --json "$work/r.json" >/dev/null
+    "$@" --server-pid "$xpid" --client-cores "$client_core" --fail-on-error --json "$work/r.json" >/dev/null
     python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(r["transfers_per_s"], r["server_cpu_s"], r["client_cpu_s"], r["transfers"])' "$work/r.json"
 }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
@@ -82,7 +97,14 @@ pair() {
         "$(python3 -c "print(($fe1 - $fe0) / $total * 1e6)")" "${ratios[*]}" "$(printf '%s\n' "${ratios[@]}" | median)"
 }
 
-echo "machine: $(nproc) cores, $(uname -r); load: $(cut -d' ' -f1-3 /proc/loadavg); $(date -u +%FT%TZ)"
+echo "machine: $(nproc) cores, $(uname -r); load: $(cut -d' ' -f1-3 /proc/loadavg); $(date -u +%FT%TZ); layout: $LAYOUT (xfrd on core $engine_core, clients and front end on core $client_core)"
+# What one wake-up costs here: a pipe ping-pong between two processes, across cores and on one.
+if command -v perf >/dev/null; then
+    for cores in 0,1 0; do
+        printf 'pipe ping-pong on cores %s: %s\n' "$cores" \
+            "$(taskset -c "$cores" perf bench sched pipe -l 100000 2>/dev/null | awk '/usecs\/op/ {print $1 " us per round trip"}')"
+    done
+fi
 one="--zone example.com. --concurrency 8 --transfers 20000"
 measure "handoffs from xfr-bench, example zone AXFR (1 msg), c=8" \
     "$T/xfr-bench" handoff --socket "$work/h.sock" $one
