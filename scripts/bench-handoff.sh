@@ -11,6 +11,8 @@
 # Each figure is the median of RUNS runs. LAYOUT picks the cores:
 #  - split (the default): xfrd on core 0; the clients and the front end share core 1, so the
 #    front end's own CPU is part of what the through-front-end figure pays for.
+#  - paired: xfrd and the front end on core 0, the clients on core 1: a frame wakes xfrd on its
+#    own core, and the front end's CPU is paid on the engine's core.
 #  - one: xfrd, the front end and the clients all on core 0. No wake-up crosses cores, so
 #    xfrd's CPU per handoff is its own work without the cost of cross-core wake-ups, which
 #    on a virtual machine can dwarf it (the script prints a pipe ping-pong across cores and
@@ -21,9 +23,10 @@ cd "$(dirname "$0")/.."
 RUNS=${RUNS:-5}
 LAYOUT=${LAYOUT:-split}
 case $LAYOUT in
-    split) engine_core=0 client_core=1 ;;
-    one) engine_core=0 client_core=0 ;;
-    *) echo "LAYOUT must be split or one, not $LAYOUT" >&2; exit 2 ;;
+    split) engine_core=0 client_core=1 fe_core=1 ;;
+    paired) engine_core=0 client_core=1 fe_core=0 ;;
+    one) engine_core=0 client_core=0 fe_core=0 ;;
+    *) echo "LAYOUT must be split, paired or one, not $LAYOUT" >&2; exit 2 ;;
 esac
 T=${T:-target/release}
 [ -x "$T/xfrd" ] && [ -x "$T/xfr-bench" ] && [ -x "$T/xfr-frontend" ] && [ -x "$T/xfr-zone" ] ||
@@ -41,7 +44,7 @@ taskset -c "$engine_core" "$T/xfrd" serve --cores 1 --listen "127.0.0.1:$port" -
     --zone "ten.example.=$work/ten.zone" >"$work/xfrd.log" 2>&1 &
 xpid=$!; pids+=("$xpid")
 for _ in $(seq 100); do [ -S "$work/h.sock" ] && break; sleep 0.1; done
-taskset -c "$client_core" "$T/xfr-frontend" --listen "127.0.0.1:$fport" --handoff "$work/h.sock" \
+taskset -c "$fe_core" "$T/xfr-frontend" --listen "127.0.0.1:$fport" --handoff "$work/h.sock" \
     --engine-connections 8 --zone "ten.example.=$work/ten.zone" >"$work/fe.log" 2>&1 &
 fpid=$!; pids+=("$fpid")
 sleep 1
@@ -97,7 +100,7 @@ pair() {
         "$(python3 -c "print(($fe1 - $fe0) / $total * 1e6)")" "${ratios[*]}" "$(printf '%s\n' "${ratios[@]}" | median)"
 }
 
-echo "machine: $(nproc) cores, $(uname -r); load: $(cut -d' ' -f1-3 /proc/loadavg); $(date -u +%FT%TZ); layout: $LAYOUT (xfrd on core $engine_core, clients and front end on core $client_core)"
+echo "machine: $(nproc) cores, $(uname -r); load: $(cut -d' ' -f1-3 /proc/loadavg); $(date -u +%FT%TZ); layout: $LAYOUT (xfrd on core $engine_core, front end on core $fe_core, clients on core $client_core)"
 # What one wake-up costs here: a pipe ping-pong between two processes, across cores and on one.
 if command -v perf >/dev/null; then
     for cores in 0,1 0; do
