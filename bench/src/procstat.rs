@@ -2,8 +2,9 @@
 //!
 //! Servers fork (nsd runs a main process, server children and an xfrd child), so the process
 //! given by `--server-pid` is measured together with all its descendants. CPU is the delta of
-//! utime+stime between the start of the run and the last sample of each process; processes
-//! born during the run count from zero. Peak RSS is the larger of the root's VmHWM and the
+//! each process's CPU-time clock (nanoseconds, all its threads, exited ones too) between the
+//! start of the run and its last sample, or of utime+stime from /proc/PID/stat (10 ms ticks)
+//! where that clock cannot be read; processes born during the run count from zero. Peak RSS is the larger of the root's VmHWM and the
 //! largest sampled sum of VmRSS over the tree.
 
 use std::collections::HashMap;
@@ -62,7 +63,11 @@ pub fn tree(root: u32) -> Vec<u32> {
 
 pub struct Sampler {
     root: u32,
+    /// Whether the root's CPU-time clock could be read at the start: if so, every process is
+    /// read from its clock, else every one from /proc/PID/stat, so no delta mixes the two.
+    use_clock: bool,
     ticks_per_s: u64,
+    /// CPU nanoseconds per pid at the start, and at the last sample.
     base: HashMap<u32, u64>,
     last: HashMap<u32, u64>,
     peak_rss_kib: u64,
@@ -76,13 +81,14 @@ impl Sampler {
         }
         let mut s = Sampler {
             root,
+            use_clock: crate::sys::process_cpu_ns(root).is_some(),
             ticks_per_s: crate::sys::clock_ticks_per_s(),
             base: HashMap::new(),
             last: HashMap::new(),
             peak_rss_kib: 0,
         };
         for pid in tree(root) {
-            if let Some((t, _)) = stat(pid) {
+            if let Some(t) = s.cpu_ns(pid) {
                 s.base.insert(pid, t);
             }
         }
@@ -90,10 +96,19 @@ impl Sampler {
         Ok(s)
     }
 
+    /// CPU nanoseconds used so far by process `pid`, from the source chosen at the start.
+    fn cpu_ns(&self, pid: u32) -> Option<u64> {
+        if self.use_clock {
+            crate::sys::process_cpu_ns(pid)
+        } else {
+            stat(pid).map(|(ticks, _)| ticks * (1_000_000_000 / self.ticks_per_s.max(1)))
+        }
+    }
+
     pub fn sample(&mut self) {
         let mut rss = 0;
         for pid in tree(self.root) {
-            if let Some((t, _)) = stat(pid) {
+            if let Some(t) = self.cpu_ns(pid) {
                 self.last.insert(pid, t);
             }
             rss += status_kib(pid, "VmRSS:").unwrap_or(0);
@@ -103,12 +118,12 @@ impl Sampler {
 
     /// CPU seconds used by the tree since `start`, as of the last sample.
     pub fn cpu_s(&self) -> f64 {
-        let ticks: u64 = self
+        let ns: u64 = self
             .last
             .iter()
             .map(|(pid, &t)| t.saturating_sub(self.base.get(pid).copied().unwrap_or(0)))
             .sum();
-        ticks as f64 / self.ticks_per_s as f64
+        ns as f64 / 1e9
     }
 
     pub fn peak_rss_mib(&self) -> f64 {
@@ -139,5 +154,45 @@ mod tests {
         assert!(s.cpu_s() > 0.0);
         assert!(s.peak_rss_mib() > 0.0);
         assert!(Sampler::start(u32::MAX - 1).is_err());
+    }
+
+    /// A few milliseconds of CPU are measured as such, not rounded to 10 ms ticks (the
+    /// tick-based count of the same burn is 0 or 10 ms).
+    #[test]
+    fn cpu_is_measured_finer_than_a_tick() {
+        let me = std::process::id();
+        let mut s = Sampler::start(me).unwrap();
+        assert!(s.use_clock, "this process's CPU clock must be readable");
+        let t = std::time::Instant::now();
+        let (u0, s0) = crate::sys::thread_cpu_s();
+        let mut x = 0u64;
+        let burned = loop {
+            let (u, st) = crate::sys::thread_cpu_s();
+            let burned = (u - u0) + (st - s0);
+            if burned >= 0.003 || t.elapsed() > std::time::Duration::from_secs(5) {
+                break burned;
+            }
+            for _ in 0..10_000 {
+                x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
+            }
+        };
+        std::hint::black_box(x);
+        s.sample();
+        let measured = s.cpu_s();
+        assert!(
+            burned >= 0.003,
+            "the burn did not reach 3 ms of CPU within 5 s"
+        );
+        // The process clock counts this thread's burn and whatever the other test threads
+        // did meanwhile, never less than the burn (getrusage rounds to microseconds).
+        assert!(
+            measured + 1e-4 >= burned,
+            "measured {measured} s, burned {burned} s"
+        );
+        assert_ne!(
+            (measured * 1e9).round() as u64 % 10_000_000,
+            0,
+            "{measured} s is whole 10 ms ticks"
+        );
     }
 }
