@@ -915,18 +915,18 @@ fn markdown(r: &CompareReport, a: &CompareArgs, took: Duration) -> String {
     row(
         &mut s,
         &large_name,
-        "server CPU, s (10 ms ticks)",
+        "server CPU, s",
         srv.iter()
             .map(|x| x.large_axfr.server_cpu_s.unwrap_or(0.0))
             .collect(),
-        &f2,
+        &f3,
     );
     row(
         &mut s,
         &large_name,
         "client CPU, s",
         srv.iter().map(|x| x.large_axfr.client_cpu_s).collect(),
-        &f2,
+        &f3,
     );
     for (i, c) in a.concurrency.iter().enumerate() {
         let w = format!("AXFR 10k-zone, c={c}");
