@@ -4,8 +4,8 @@
 //! given by `--server-pid` is measured together with all its descendants. CPU is the delta of
 //! each process's CPU-time clock (nanoseconds, all its threads, exited ones too) between the
 //! start of the run and its last sample, or of utime+stime from /proc/PID/stat (10 ms ticks)
-//! where that clock cannot be read; processes born during the run count from zero. Peak RSS is the larger of the root's VmHWM and the
-//! largest sampled sum of VmRSS over the tree.
+//! where that clock cannot be read; processes born during the run count from zero. Peak RSS
+//! is the larger of the root's VmHWM and the largest sampled sum of VmRSS over the tree.
 
 use std::collections::HashMap;
 use std::fs;
