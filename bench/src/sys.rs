@@ -54,26 +54,40 @@ pub fn kill(pid: u32, sig: i32) -> bool {
     unsafe { libc::kill(pid as libc::pid_t, sig) == 0 }
 }
 
-/// Set SO_RCVBUF on a socket (the kernel doubles it for bookkeeping, and stops auto-tuning it).
-pub fn set_rcvbuf(fd: std::os::fd::BorrowedFd<'_>, bytes: usize) -> std::io::Result<()> {
+/// A system call's return value as a Result: -1 (any negative value) is the errno.
+fn cvt(rc: libc::c_int) -> std::io::Result<()> {
+    if rc < 0 {
+        Err(std::io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+/// setsockopt(2) with an int value.
+fn setsockopt_int(
+    fd: std::os::fd::BorrowedFd<'_>,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: libc::c_int,
+) -> std::io::Result<()> {
     use std::os::fd::AsRawFd;
-    let v: libc::c_int = bytes.min(libc::c_int::MAX as usize) as libc::c_int;
     // SAFETY: `fd` is a live descriptor borrowed for the call; the option value points to a
     // c_int that lives across the call, and its size is passed correctly.
-    let rc = unsafe {
+    cvt(unsafe {
         libc::setsockopt(
             fd.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_RCVBUF,
-            (&v as *const libc::c_int).cast(),
+            level,
+            name,
+            (&value as *const libc::c_int).cast(),
             std::mem::size_of::<libc::c_int>() as libc::socklen_t,
         )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
-    }
+    })
+}
+
+/// Set SO_RCVBUF on a socket (the kernel doubles it for bookkeeping, and stops auto-tuning it).
+pub fn set_rcvbuf(fd: std::os::fd::BorrowedFd<'_>, bytes: usize) -> std::io::Result<()> {
+    let v = bytes.min(libc::c_int::MAX as usize) as libc::c_int;
+    setsockopt_int(fd, libc::SOL_SOCKET, libc::SO_RCVBUF, v)
 }
 
 /// A new TCP socket for `addr`'s family (close-on-exec, non-blocking if asked), with
@@ -129,39 +143,20 @@ fn bind_loopback_source(fd: std::os::fd::BorrowedFd<'_>) -> std::io::Result<()> 
     use std::sync::atomic::{AtomicU32, Ordering};
     static NEXT: AtomicU32 = AtomicU32::new(0);
     let n = NEXT.fetch_add(1, Ordering::Relaxed) % LOOPBACK_SOURCES;
-    let one: libc::c_int = 1;
-    // SAFETY: `fd` is a live descriptor borrowed for the call; the option value points to a
-    // c_int that lives across the call, and its size is passed correctly.
-    let rc = unsafe {
-        libc::setsockopt(
-            fd.as_raw_fd(),
-            libc::IPPROTO_IP,
-            libc::IP_BIND_ADDRESS_NO_PORT,
-            (&one as *const libc::c_int).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if rc != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
+    setsockopt_int(fd, libc::IPPROTO_IP, libc::IP_BIND_ADDRESS_NO_PORT, 1)?;
     // SAFETY: sockaddr_in is plain data; all zeroes is a valid value of it.
     let mut sa: libc::sockaddr_in = unsafe { std::mem::zeroed() };
     sa.sin_family = libc::AF_INET as libc::sa_family_t;
     sa.sin_addr.s_addr = u32::from_be_bytes([127, 0, 0, 1 + n as u8]).to_be();
     // SAFETY: `sa` is a valid sockaddr_in that lives across the call and its exact size is
     // passed; the descriptor is open (borrowed).
-    let rc = unsafe {
+    cvt(unsafe {
         libc::bind(
             fd.as_raw_fd(),
             (&sa as *const libc::sockaddr_in).cast(),
             std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
         )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
-    }
+    })
 }
 
 /// connect(2) on a socket from `tcp_socket`: blocking (bounded by its SO_SNDTIMEO, set with
@@ -204,9 +199,5 @@ pub fn connect(s: &std::net::TcpStream, addr: &std::net::SocketAddr) -> std::io:
             }
         }
     };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
-    }
+    cvt(rc)
 }
