@@ -154,14 +154,8 @@ pub(crate) fn worker(ctx: &Ctx, conns: usize, seed: u32) -> WorkerStats {
             if e.kind() == ErrorKind::Interrupted {
                 continue;
             }
-            // epoll itself failed: every transfer in flight fails, none starts.
-            let err = XfrError::Io(format!("epoll_wait: {e}"));
-            for slot in slots.iter_mut() {
-                if slot.conn.take().is_some() {
-                    st.error(ctx, &err);
-                }
-            }
-            ctx.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            let failed = slots.iter_mut().filter_map(|s| s.conn.take()).count();
+            epoll_failed(ctx, &mut st, &e, failed);
             break;
         }
         for ev in events.iter() {
@@ -205,6 +199,16 @@ pub(crate) fn worker(ctx: &Ctx, conns: usize, seed: u32) -> WorkerStats {
 
 /// The error of a transfer whose deadline passed: a connect that never completed is a
 /// connect error, as with the blocking driver's connect timeout.
+/// epoll itself failed: the `failed` transfers (or queries) in flight, already taken off their
+/// slots, count as errors, and no new one starts anywhere.
+fn epoll_failed(ctx: &Ctx, st: &mut WorkerStats, e: &std::io::Error, failed: usize) {
+    let err = XfrError::Io(format!("epoll_wait: {e}"));
+    for _ in 0..failed {
+        st.error(ctx, &err);
+    }
+    ctx.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
 fn timeout_of(slot: &Slot) -> XfrError {
     match slot.conn.as_ref().map(|c| c.phase) {
         Some(Phase::Sending { sent: 0 }) => XfrError::Connect("connection timed out".into()),
@@ -445,13 +449,8 @@ pub(crate) fn soa_udp_worker(ctx: &Ctx, socks: usize, seed: u32) -> WorkerStats 
             if e.kind() == ErrorKind::Interrupted {
                 continue;
             }
-            let err = XfrError::Io(format!("epoll_wait: {e}"));
-            for u in udp.iter_mut() {
-                if u.flight.take().is_some() {
-                    st.error(ctx, &err);
-                }
-            }
-            ctx.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            let failed = udp.iter_mut().filter_map(|u| u.flight.take()).count();
+            epoll_failed(ctx, &mut st, &e, failed);
             break;
         }
         for ev in events.iter() {
