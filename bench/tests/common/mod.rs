@@ -193,6 +193,21 @@ pub fn good_axfr(id: u16, q: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Reads one length-prefixed query from a test server's connection: its ID and its question
+/// (name, type, class, right after the header). None if the client sent no whole query.
+fn read_query(s: &mut std::net::TcpStream) -> Option<(u16, Vec<u8>)> {
+    let mut lb = [0u8; 2];
+    s.read_exact(&mut lb).ok()?;
+    let mut q = vec![0u8; u16::from_be_bytes(lb) as usize];
+    s.read_exact(&mut q).ok()?;
+    let id = u16::from_be_bytes([q[0], q[1]]);
+    let mut p = 12;
+    while q[p] != 0 {
+        p += 1 + q[p] as usize;
+    }
+    Some((id, q[12..p + 5].to_vec()))
+}
+
 /// A scripted server on 127.0.0.1 that serves at most `max_conns` connections, then stops.
 /// Returns its port and the thread handle.
 pub fn scripted_server(script: Script, max_conns: usize) -> (u16, std::thread::JoinHandle<()>) {
@@ -202,21 +217,9 @@ pub fn scripted_server(script: Script, max_conns: usize) -> (u16, std::thread::J
         for _ in 0..max_conns {
             let Ok((mut s, _)) = l.accept() else { return };
             s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-            let mut lb = [0u8; 2];
-            if s.read_exact(&mut lb).is_err() {
+            let Some((id, question)) = read_query(&mut s) else {
                 continue;
-            }
-            let mut q = vec![0u8; u16::from_be_bytes(lb) as usize];
-            if s.read_exact(&mut q).is_err() {
-                continue;
-            }
-            let id = u16::from_be_bytes([q[0], q[1]]);
-            // The question: name, type, class, right after the header.
-            let mut p = 12;
-            while q[p] != 0 {
-                p += 1 + q[p] as usize;
-            }
-            let question = q[12..p + 5].to_vec();
+            };
             let _ = s.write_all(&script(id, &question));
             // Closing right away: a truncated stream shows up as such in the client.
         }
@@ -238,21 +241,11 @@ pub fn stalling_server(
         for _ in 0..max_conns {
             let Ok((mut s, _)) = l.accept() else { return };
             s.set_read_timeout(Some(hold)).unwrap();
-            let mut lb = [0u8; 2];
-            if s.read_exact(&mut lb).is_err() {
+            let Some((id, question)) = read_query(&mut s) else {
                 continue;
-            }
-            let mut q = vec![0u8; u16::from_be_bytes(lb) as usize];
-            if s.read_exact(&mut q).is_err() {
-                continue;
-            }
+            };
             if let Some(script) = script {
-                let id = u16::from_be_bytes([q[0], q[1]]);
-                let mut p = 12;
-                while q[p] != 0 {
-                    p += 1 + q[p] as usize;
-                }
-                let _ = s.write_all(&script(id, &q[12..p + 5]));
+                let _ = s.write_all(&script(id, &question));
             }
             // Until the client gives up (EOF or reset) or `hold` passes.
             let _ = s.read(&mut [0u8; 1]);
