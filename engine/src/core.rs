@@ -1172,8 +1172,8 @@ fn udp_fit(query: &[u8], out: &mut [u8], len: usize) -> usize {
 /// The ring of one core. Only the core's own thread submits and reaps, and it reaps only in
 /// `submit_and_wait`, so completions' deferred work can run there (DEFER_TASKRUN, Linux 6.1):
 /// the kernel then wakes the thread only when it waits, instead of interrupting it to run that
-/// work. SOA over UDP with four queries in flight: 63,000-71,000 queries/s against
-/// 54,000-56,000 without it (BENCHMARKS.md); TCP transfers and handoffs are unchanged. Older
+/// work. SOA over UDP with four queries in flight: about 73,000 queries/s against 62,000
+/// without it (medians, BENCHMARKS.md); TCP transfers and handoffs are unchanged. Older
 /// kernels get COOP_TASKRUN, then a plain ring.
 fn build_ring() -> std::io::Result<IoUring> {
     let ring = |defer: bool| {

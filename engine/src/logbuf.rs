@@ -160,8 +160,10 @@ mod tests {
     #[test]
     fn other_threads_write_through() {
         std::thread::spawn(|| {
-            LineWriter.write_all(b"").unwrap();
-            assert!(BUF.with(|c| c.borrow().is_none()));
+            LineWriter
+                .write_all(b"a line from a thread that does not buffer\n")
+                .unwrap();
+            assert!(BUF.with(|c| c.borrow().is_none()), "nothing was buffered");
         })
         .join()
         .unwrap();
