@@ -410,14 +410,13 @@ impl EventLoop {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(()),
             Err(e) => return Err(e).context("epoll_wait"),
         }
-        let ready: Vec<usize> = self
-            .status_events
-            .iter()
-            .map(|ev| ev.token().0 - ENGINE_BASE)
-            .collect();
-        for i in ready {
-            self.read_statuses(i);
+        // The event list is taken for the loop (read_statuses needs `self`) and put back, so a
+        // turn allocates nothing.
+        let events = std::mem::replace(&mut self.status_events, Events::with_capacity(0));
+        for ev in events.iter() {
+            self.read_statuses(ev.token().0 - ENGINE_BASE);
         }
+        self.status_events = events;
         Ok(())
     }
 
