@@ -1,7 +1,8 @@
 //! xfr-proto: the sans-IO protocol core of xfrd.
 //!
 //! What it owns: parsing a DNS query as a zone-transfer server sees it ([`query`]), building the
-//! small responses the server sends itself (errors, SOA answers: [`response`]), TCP
+//! small responses the server sends itself (errors, SOA answers: [`response`]), TSIG signing
+//! and verification over byte slices ([`tsig`]), TCP
 //! length-prefixed framing over a caller-owned buffer ([`framing`]) and the transfer cursor that
 //! turns a stored sequence of message bodies into the exact byte stream of an AXFR response,
 //! surviving any sequence of partial writes ([`cursor`]).
@@ -16,6 +17,7 @@ pub mod cursor;
 pub mod framing;
 pub mod query;
 pub mod response;
+pub mod tsig;
 pub mod wire;
 
 pub use cursor::{MessageSource, TransferCursor, PREFIX_BYTES};

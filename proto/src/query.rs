@@ -5,15 +5,17 @@
 //! nothing to point at: FORMERR). Records in the other sections are walked, compressed names
 //! allowed: the authority SOA of an IXFR query gives the client's serial (RFC 1995 section 3,
 //! which makes it mandatory: an IXFR without it is FORMERR), and one OPT record in the additional
-//! section is remembered (RFC 6891 section 6.1.1: more than one is FORMERR). Other records (TSIG,
-//! which xfrd does not implement yet) are skipped. Bytes after the last record are FORMERR.
+//! section is remembered (RFC 6891 section 6.1.1: more than one is FORMERR), and so is the
+//! position of a TSIG record, which must be the last record of the additional section (RFC
+//! 8945 section 5.2; elsewhere, or malformed, it is FORMERR). Other records are skipped. Bytes
+//! after the last record are FORMERR.
 //!
 //! The question is returned as the client wrote it, case included, so every response message can
 //! echo it (RFC 5936 section 2.2).
 
 use crate::wire::{
     read_u16, read_u32, FLAG_QR, HEADER_BYTES, NAME_BYTES_MAX, OPCODE_MASK, OPCODE_QUERY,
-    OPCODE_SHIFT, RCODE_FORMERR, RCODE_NOTIMP, TYPE_IXFR, TYPE_OPT, TYPE_SOA,
+    OPCODE_SHIFT, RCODE_FORMERR, RCODE_NOTIMP, TYPE_IXFR, TYPE_OPT, TYPE_SOA, TYPE_TSIG,
 };
 
 /// A parsed query. Borrowed from the caller's receive buffer.
@@ -32,6 +34,10 @@ pub struct Query<'a> {
     pub ixfr_serial: Option<u32>,
     /// The OPT record of the additional section, when there is one.
     pub edns: Option<Edns>,
+    /// Offset of the TSIG record, when the query is signed: the last record of the additional
+    /// section, already checked to parse ([`crate::tsig::parse_record`]; RFC 8945 section
+    /// 5.2: a TSIG elsewhere, or one that cannot be interpreted, is FORMERR).
+    pub tsig: Option<usize>,
 }
 
 /// What the query's OPT record said (RFC 6891 section 6.1.3).
@@ -135,11 +141,19 @@ pub fn parse_query(msg: &[u8]) -> Result<Query<'_>, QueryError> {
     let mut pos = question_range.1;
     let mut ixfr_serial = None;
     let mut edns = None;
+    let mut tsig = None;
     let sections = [(ancount, 1u8), (nscount, 2), (arcount, 3)];
     for (count, section) in sections {
-        for _ in 0..count {
+        for k in 0..count {
             let rr = read_record(msg, pos).map_err(bad)?;
             match (section, rr.rtype) {
+                (3, TYPE_TSIG) if k + 1 == count => {
+                    crate::tsig::parse_record(msg, pos).map_err(bad)?;
+                    tsig = Some(pos);
+                }
+                (_, TYPE_TSIG) => {
+                    return Err(bad("TSIG record not last in the additional section"));
+                }
                 (2, TYPE_SOA) if qtype == TYPE_IXFR && ixfr_serial.is_none() => {
                     ixfr_serial = Some(soa_serial(msg, rr.rdata_start, rr.rdata_end).map_err(bad)?);
                 }
@@ -176,11 +190,12 @@ pub fn parse_query(msg: &[u8]) -> Result<Query<'_>, QueryError> {
         question: &msg[question_range.0..question_range.1],
         ixfr_serial,
         edns,
+        tsig,
     })
 }
 
 /// Length of an uncompressed name at the start of `bytes`, root label included.
-fn uncompressed_name_len(bytes: &[u8]) -> Result<usize, &'static str> {
+pub(crate) fn uncompressed_name_len(bytes: &[u8]) -> Result<usize, &'static str> {
     let mut pos = 0;
     loop {
         let Some(&len) = bytes.get(pos) else {
@@ -203,7 +218,7 @@ fn uncompressed_name_len(bytes: &[u8]) -> Result<usize, &'static str> {
 }
 
 /// Skips a possibly compressed name at `pos`; returns the position after it.
-fn skip_name(msg: &[u8], mut pos: usize) -> Result<usize, &'static str> {
+pub(crate) fn skip_name(msg: &[u8], mut pos: usize) -> Result<usize, &'static str> {
     // A name is at most 128 labels; a longer walk is malformed.
     for _ in 0..128 {
         let Some(&len) = msg.get(pos) else {
@@ -224,15 +239,15 @@ fn skip_name(msg: &[u8], mut pos: usize) -> Result<usize, &'static str> {
     Err("name has too many labels")
 }
 
-struct RecordSpan {
-    rtype: u16,
-    class: u16,
-    ttl: u32,
-    rdata_start: usize,
-    rdata_end: usize,
+pub(crate) struct RecordSpan {
+    pub rtype: u16,
+    pub class: u16,
+    pub ttl: u32,
+    pub rdata_start: usize,
+    pub rdata_end: usize,
 }
 
-fn read_record(msg: &[u8], pos: usize) -> Result<RecordSpan, &'static str> {
+pub(crate) fn read_record(msg: &[u8], pos: usize) -> Result<RecordSpan, &'static str> {
     let after_name = skip_name(msg, pos)?;
     if msg.len() < after_name + 10 {
         return Err("record truncated");

@@ -31,9 +31,11 @@ pub const RCODE_NOTAUTH: u8 = 9;
 
 pub const TYPE_SOA: u16 = 6;
 pub const TYPE_OPT: u16 = 41;
+pub const TYPE_TSIG: u16 = 250;
 pub const TYPE_IXFR: u16 = 251;
 pub const TYPE_AXFR: u16 = 252;
 pub const CLASS_IN: u16 = 1;
+pub const CLASS_ANY: u16 = 255;
 
 /// The UDP payload size xfrd advertises in the OPT records it returns (the DNS flag day 2020
 /// value: fits an IPv6 minimum MTU without fragmentation).
