@@ -12,6 +12,13 @@
 //! stored bodies' compression pointers assume the question precedes them, and RFC 5936 section
 //! 2.2 allows the question in every message), ANCOUNT from the store, NSCOUNT=ARCOUNT=0.
 //!
+//! A signed transfer (RFC 8945 section 5.3.1) adds a fourth piece to every message, its TSIG
+//! record, and counts it in ARCOUNT. Each message is signed exactly once, when it first enters a
+//! batch (a MAC chains on the previous one, so a message cut by a partial write must not be
+//! signed again): its record is kept in the caller's record buffer, slot `index % slots`, until
+//! it has been sent. The MAC covers the message as it would be without TSIG: the header with
+//! ARCOUNT 0, the question, the body.
+//!
 //! Invariants, checked after every completion ([`TransferCursor::advance`]): at most one batch
 //! in flight; the bytes acknowledged never exceed the batch; the progress counter
 //! (`bytes_sent_total`) equals the framed length of the fully sent messages plus the offset into
@@ -19,6 +26,7 @@
 
 use std::io::IoSlice;
 
+use crate::tsig::ResponseSigner;
 use crate::wire::{FLAG_AA, FLAG_CD, FLAG_QR, FLAG_RD, HEADER_BYTES, MESSAGE_BYTES_MAX};
 
 /// Bytes of a message prefix: TCP length (2) + DNS header (12).
@@ -54,6 +62,21 @@ pub struct TransferCursor {
     /// Framed bytes of the messages before `next_message`, summed separately as a cross-check.
     bytes_complete_messages: u64,
     in_flight: Option<InFlight>,
+    /// Bytes of each message's TSIG record; 0 for an unsigned transfer.
+    tsig_bytes: usize,
+    /// Messages before this one have been signed.
+    signed_upto: usize,
+}
+
+/// What a signed transfer's [`TransferCursor::fill_with`] needs: the signer, and a buffer for
+/// the records of the messages of one batch (`slots * rr_bytes` bytes, `slots` at least the
+/// batch's message count), which must stay untouched while a batch is in flight.
+#[derive(Debug)]
+pub struct Signing<'a, 's> {
+    pub signer: &'s mut ResponseSigner,
+    pub records: &'a mut [u8],
+    /// Seconds since the Unix epoch: the time signed.
+    pub now_s: u64,
 }
 
 impl TransferCursor {
@@ -71,6 +94,28 @@ impl TransferCursor {
             bytes_sent_total: 0,
             bytes_complete_messages: 0,
             in_flight: None,
+            tsig_bytes: 0,
+            signed_upto: 0,
+        }
+    }
+
+    /// The same cursor for a signed transfer whose TSIG records are `rr_bytes` long.
+    pub fn signed(mut self, rr_bytes: usize) -> Self {
+        assert!(rr_bytes > 0 && self.bytes_sent_total == 0);
+        self.tsig_bytes = rr_bytes;
+        self
+    }
+
+    pub fn is_signed(&self) -> bool {
+        self.tsig_bytes > 0
+    }
+
+    /// Pieces per message in a batch: prefix, question, body, and the TSIG record if signed.
+    pub fn pieces_per_message(&self) -> usize {
+        if self.is_signed() {
+            4
+        } else {
+            3
         }
     }
 
@@ -97,38 +142,50 @@ impl TransferCursor {
     }
 
     fn framed_len<S: MessageSource + ?Sized>(&self, src: &S, i: usize) -> usize {
-        PREFIX_BYTES + self.question_len + src.body(i).len()
+        PREFIX_BYTES + self.question_len + src.body(i).len() + self.tsig_bytes
     }
 
     /// Describes the next batch as `IoSlice`s (see [`TransferCursor::fill_with`]); at most
-    /// `iov.len() / 3` messages. Returns how many entries of `iov` it used.
+    /// `iov.len() / pieces_per_message()` messages. Returns how many entries of `iov` it used.
     pub fn fill<'a, S: MessageSource + ?Sized>(
         &mut self,
         src: &'a S,
         question: &'a [u8],
         prefixes: &'a mut [[u8; PREFIX_BYTES]],
+        signing: Option<Signing<'a, '_>>,
         iov: &mut [IoSlice<'a>],
         bytes_max: usize,
     ) -> usize {
-        let messages_max = iov.len() / 3;
+        let messages_max = iov.len() / self.pieces_per_message();
         let mut used = 0;
-        self.fill_with(src, question, prefixes, messages_max, bytes_max, |piece| {
-            iov[used] = IoSlice::new(piece);
-            used += 1;
-        })
+        self.fill_with(
+            src,
+            question,
+            prefixes,
+            signing,
+            messages_max,
+            bytes_max,
+            |piece| {
+                iov[used] = IoSlice::new(piece);
+                used += 1;
+            },
+        )
     }
 
     /// Describes the next batch: at most `prefixes.len()` and `messages_max` messages, and no
     /// message started beyond `bytes_max` bytes (at least one message is always included).
-    /// Writes the prefixes and hands each piece (`[prefix][question][body]` per message, the
-    /// first ones cut by what a partial write already sent, empty pieces left out) to `emit`,
-    /// in stream order; returns how many pieces (at most `3 * messages_max`). The batch is in
-    /// flight until [`TransferCursor::advance`]; filling again before that is a programmer error.
+    /// Writes the prefixes (and, signed, the TSIG records of messages not signed before) and
+    /// hands each piece (`[prefix][question][body]` per message, then `[TSIG record]` when
+    /// signed; the first ones cut by what a partial write already sent, empty pieces left out)
+    /// to `emit`, in stream order; returns how many pieces. The batch is in flight until
+    /// [`TransferCursor::advance`]; filling again before that is a programmer error.
+    #[allow(clippy::too_many_arguments)]
     pub fn fill_with<'a, S: MessageSource + ?Sized>(
         &mut self,
         src: &'a S,
         question: &'a [u8],
         prefixes: &'a mut [[u8; PREFIX_BYTES]],
+        signing: Option<Signing<'a, '_>>,
         messages_max: usize,
         bytes_max: usize,
         mut emit: impl FnMut(&'a [u8]),
@@ -137,10 +194,22 @@ impl TransferCursor {
         assert!(!self.is_done(), "fill after the transfer is done");
         assert_eq!(question.len(), self.question_len, "question changed");
         assert_eq!(src.message_count(), self.message_count, "source changed");
-        let messages_max = prefixes.len().min(messages_max);
+        assert_eq!(
+            signing.is_some(),
+            self.is_signed(),
+            "a signed transfer is filled with a signer, an unsigned one without"
+        );
+        let mut messages_max = prefixes.len().min(messages_max);
+        let mut signing = signing;
+        if let Some(sg) = &signing {
+            messages_max = messages_max.min(sg.records.len() / self.tsig_bytes);
+        }
         assert!(messages_max > 0, "no room for a single message");
+        let slots = signing
+            .as_ref()
+            .map_or(1, |sg| sg.records.len() / self.tsig_bytes);
 
-        // Pass 1: choose the messages and write their prefixes.
+        // Pass 1: choose the messages, write their prefixes, sign the new ones.
         let mut count = 0;
         let mut bytes = 0usize;
         while count < messages_max && self.next_message + count < self.message_count {
@@ -149,7 +218,7 @@ impl TransferCursor {
             }
             let i = self.next_message + count;
             let body = src.body(i);
-            let len = HEADER_BYTES + self.question_len + body.len();
+            let len = HEADER_BYTES + self.question_len + body.len() + self.tsig_bytes;
             assert!(len <= MESSAGE_BYTES_MAX, "message {i} is {len} bytes");
             let p = &mut prefixes[count];
             p[0..2].copy_from_slice(&(len as u16).to_be_bytes());
@@ -158,18 +227,34 @@ impl TransferCursor {
             p[6..8].copy_from_slice(&1u16.to_be_bytes());
             p[8..10].copy_from_slice(&src.ancount(i).to_be_bytes());
             p[10..14].fill(0);
+            if let Some(sg) = signing.as_mut() {
+                if i >= self.signed_upto {
+                    assert_eq!(i, self.signed_upto, "messages are signed in order");
+                    let slot = (i % slots) * self.tsig_bytes;
+                    let out = &mut sg.records[slot..slot + self.tsig_bytes];
+                    let n = sg.signer.sign(&[&p[2..], question, body], sg.now_s, out);
+                    assert_eq!(n, self.tsig_bytes, "TSIG record length changed");
+                    self.signed_upto = i + 1;
+                }
+                p[12..14].copy_from_slice(&1u16.to_be_bytes());
+            }
             bytes += 2 + len;
             count += 1;
         }
 
         // Pass 2: the slices, skipping what a partial write already sent of the first message.
         let prefixes: &'a [[u8; PREFIX_BYTES]] = prefixes;
+        let records: &'a [u8] = signing.map_or(&[], |sg| sg.records);
         let mut skip = self.offset_in_message;
         let mut used = 0;
         let mut emitted_bytes = 0;
         for (j, prefix) in prefixes[..count].iter().enumerate() {
-            let body = src.body(self.next_message + j);
-            for piece in [&prefix[..], question, body] {
+            let i = self.next_message + j;
+            let body = src.body(i);
+            let slot = (i % slots) * self.tsig_bytes;
+            let record =
+                &records[slot.min(records.len())..(slot + self.tsig_bytes).min(records.len())];
+            for piece in [&prefix[..], question, body, record] {
                 if skip >= piece.len() {
                     skip -= piece.len();
                     continue;
@@ -223,6 +308,7 @@ impl TransferCursor {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tsig::{Algorithm, Key, MacBuf, ResponseVerifier, UnsignedRun, VerifiedRequest};
     use proptest::prelude::*;
 
     struct Bodies(Vec<(Vec<u8>, u16)>);
@@ -259,12 +345,33 @@ mod tests {
     }
 
     /// Drives a transfer where the "kernel" accepts `writes[k]` bytes per call (cycled; at
-    /// least 1). Bounded: at most one call per byte of the stream.
-    fn drive(src: &Bodies, k: usize, bytes_max: usize, writes: &[usize]) -> Vec<u8> {
+    /// least 1). Bounded: at most one call per byte of the stream. With `key`, the transfer is
+    /// signed, with a record buffer of `k` slots.
+    fn drive_signed(
+        src: &Bodies,
+        k: usize,
+        bytes_max: usize,
+        writes: &[usize],
+        key: Option<&Key>,
+    ) -> Vec<u8> {
         let mut cursor = TransferCursor::new(0xA55A, 0x0100, QUESTION.len(), src.0.len());
+        let mut signer = key.map(|key| {
+            let v = VerifiedRequest {
+                key,
+                request_mac: MacBuf::from_slice(&[7; 32]),
+                time_signed: 1000,
+                original_id: 0xA55A,
+            };
+            ResponseSigner::new(&v)
+        });
+        if let Some(s) = &signer {
+            cursor = cursor.signed(s.rr_bytes());
+        }
+        let rr_bytes = signer.as_ref().map_or(0, |s| s.rr_bytes());
+        let mut records = vec![0u8; k * rr_bytes];
         let mut prefixes = vec![[0u8; PREFIX_BYTES]; k];
         let mut wire = Vec::new();
-        let total = expected(src, 0, 0).len();
+        let total = expected(src, 0, 0).len() + src.0.len() * rr_bytes;
         for call in 0..=total {
             if cursor.is_done() {
                 break;
@@ -273,8 +380,13 @@ mod tests {
                 call < total,
                 "livelock: transfer not done after {call} sends"
             );
-            let mut iov = vec![IoSlice::new(&[]); 3 * k];
-            let used = cursor.fill(src, QUESTION, &mut prefixes, &mut iov, bytes_max);
+            let mut iov = vec![IoSlice::new(&[]); cursor.pieces_per_message() * k];
+            let signing = signer.as_mut().map(|signer| Signing {
+                signer,
+                records: &mut records[..],
+                now_s: 1000,
+            });
+            let used = cursor.fill(src, QUESTION, &mut prefixes, signing, &mut iov, bytes_max);
             let want = writes[call % writes.len()].max(1);
             let mut sent = 0;
             for s in &iov[..used] {
@@ -290,6 +402,49 @@ mod tests {
         }
         assert!(cursor.is_done());
         wire
+    }
+
+    fn drive(src: &Bodies, k: usize, bytes_max: usize, writes: &[usize]) -> Vec<u8> {
+        drive_signed(src, k, bytes_max, writes, None)
+    }
+
+    /// Splits a TCP stream into its messages and checks every TSIG with the client's verifier.
+    fn verify_stream(wire: &[u8], key: &Key, count: usize) {
+        let mut v = ResponseVerifier::new(key, MacBuf::from_slice(&[7; 32]), UnsignedRun::None);
+        let mut at = 0;
+        let mut n = 0;
+        while at < wire.len() {
+            let len = u16::from_be_bytes([wire[at], wire[at + 1]]) as usize;
+            let msg = &wire[at + 2..at + 2 + len];
+            assert_eq!(u16::from_be_bytes([msg[10], msg[11]]), 1, "ARCOUNT");
+            v.verify(msg, 1000)
+                .unwrap_or_else(|e| panic!("message {n}: {e}"));
+            at += 2 + len;
+            n += 1;
+        }
+        assert_eq!(n, count);
+        assert_eq!(v.messages_verified(), count as u64);
+    }
+
+    /// Bodies of real records (`lens[i]` TXT records each, pointing at the question's name),
+    /// which a verifier can walk to find the TSIG record after them.
+    fn record_bodies(lens: &[usize]) -> Bodies {
+        Bodies(
+            lens.iter()
+                .enumerate()
+                .map(|(i, &n)| {
+                    let mut b = Vec::new();
+                    for r in 0..n.max(1) {
+                        let text = format!("m{i}r{r}");
+                        b.extend_from_slice(&[0xC0, 12, 0, 16, 0, 1, 0, 0, 0, 60]);
+                        b.extend_from_slice(&((text.len() + 1) as u16).to_be_bytes());
+                        b.push(text.len() as u8);
+                        b.extend_from_slice(text.as_bytes());
+                    }
+                    (b, n.max(1) as u16)
+                })
+                .collect(),
+        )
     }
 
     fn bodies(lens: &[usize]) -> Bodies {
@@ -311,6 +466,20 @@ mod tests {
     }
 
     #[test]
+    fn signed_transfer_verifies_with_every_algorithm() {
+        let src = record_bodies(&[4, 0, 100, 3, 7]);
+        for alg in Algorithm::ALL {
+            let key = Key::new(b"\x07xfr-key\x00", alg, b"secret").unwrap();
+            verify_stream(
+                &drive_signed(&src, 2, 1 << 20, &[usize::MAX], Some(&key)),
+                &key,
+                5,
+            );
+            verify_stream(&drive_signed(&src, 3, 1, &[5, 300], Some(&key)), &key, 5);
+        }
+    }
+
+    #[test]
     fn one_byte_writes_reproduce_stream() {
         let src = bodies(&[5, 17]);
         let want = expected(&src, 0xA55A, FLAG_QR | FLAG_AA | FLAG_RD);
@@ -324,10 +493,10 @@ mod tests {
         let mut cursor = TransferCursor::new(1, 0, QUESTION.len(), 1);
         let mut p = [[0u8; PREFIX_BYTES]; 2];
         let mut iov = [IoSlice::new(&[]); 6];
-        cursor.fill(&src, QUESTION, &mut p, &mut iov, 100);
+        cursor.fill(&src, QUESTION, &mut p, None, &mut iov, 100);
         let mut p2 = [[0u8; PREFIX_BYTES]; 2];
         let mut iov2 = [IoSlice::new(&[]); 6];
-        cursor.fill(&src, QUESTION, &mut p2, &mut iov2, 100);
+        cursor.fill(&src, QUESTION, &mut p2, None, &mut iov2, 100);
     }
 
     #[test]
@@ -337,7 +506,7 @@ mod tests {
         let mut cursor = TransferCursor::new(1, 0, QUESTION.len(), 1);
         let mut p = [[0u8; PREFIX_BYTES]; 2];
         let mut iov = [IoSlice::new(&[]); 6];
-        cursor.fill(&src, QUESTION, &mut p, &mut iov, 100);
+        cursor.fill(&src, QUESTION, &mut p, None, &mut iov, 100);
         cursor.advance(&src, 1000);
     }
 
@@ -352,6 +521,21 @@ mod tests {
             let src = bodies(&lens);
             let want = expected(&src, 0xA55A, FLAG_QR | FLAG_AA | FLAG_RD);
             prop_assert_eq!(drive(&src, k, bytes_max, &writes), want);
+        }
+
+        /// Signed, with short writes cutting messages anywhere: every message is signed once
+        /// and the chain verifies.
+        #[test]
+        fn signed_short_writes_verify(
+            lens in proptest::collection::vec(0usize..40, 1..25),
+            k in 1usize..8,
+            bytes_max in 1usize..3000,
+            writes in proptest::collection::vec(1usize..900, 1..20),
+        ) {
+            let key = Key::new(b"\x01k\x00", Algorithm::HmacSha256, b"secret").unwrap();
+            let src = record_bodies(&lens);
+            let wire = drive_signed(&src, k, bytes_max, &writes, Some(&key));
+            verify_stream(&wire, &key, lens.len());
         }
     }
 }

@@ -20,7 +20,7 @@ pub mod response;
 pub mod tsig;
 pub mod wire;
 
-pub use cursor::{MessageSource, TransferCursor, PREFIX_BYTES};
+pub use cursor::{MessageSource, Signing, TransferCursor, PREFIX_BYTES};
 pub use framing::{frame, FrameError};
 pub use query::{parse_query, Query, QueryError};
 pub use response::{write_error_response, write_soa_answer, ResponseError};

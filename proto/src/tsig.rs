@@ -234,29 +234,43 @@ impl std::fmt::Debug for NameBuf {
 
 /// A wire name in presentation format, for logs (`xfr-key.`).
 pub fn name_text(wire: &[u8]) -> String {
-    let mut s = String::new();
-    let mut at = 0;
-    while let Some(&l) = wire.get(at) {
-        if l == 0 || l & 0xC0 != 0 {
-            break;
-        }
-        for &c in wire.get(at + 1..at + 1 + l as usize).unwrap_or(&[]) {
-            match c {
-                b'.' | b'\\' | b'"' | b';' | b'(' | b')' | b'@' | b'$' => {
-                    s.push('\\');
-                    s.push(c as char);
-                }
-                0x21..=0x7E => s.push(c as char),
-                _ => s.push_str(&format!("\\{c:03}")),
+    DisplayName(wire).to_string()
+}
+
+/// Writes a wire name (uncompressed) in presentation format, escapes included, without
+/// allocating; a malformed name stops at the first bad label.
+#[derive(Debug, Clone, Copy)]
+pub struct DisplayName<'a>(pub &'a [u8]);
+
+impl std::fmt::Display for DisplayName<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use std::fmt::Write as _;
+        let wire = self.0;
+        let mut at = 0;
+        let mut any = false;
+        while let Some(&l) = wire.get(at) {
+            if l == 0 || l & 0xC0 != 0 {
+                break;
             }
+            for &c in wire.get(at + 1..at + 1 + l as usize).unwrap_or(&[]) {
+                match c {
+                    b'.' | b'\\' | b'"' | b';' | b'(' | b')' | b'@' | b'$' => {
+                        f.write_char('\\')?;
+                        f.write_char(c as char)?;
+                    }
+                    0x21..=0x7E => f.write_char(c as char)?,
+                    _ => write!(f, "\\{c:03}")?,
+                }
+            }
+            f.write_char('.')?;
+            any = true;
+            at += 1 + l as usize;
         }
-        s.push('.');
-        at += 1 + l as usize;
+        if !any {
+            f.write_char('.')?;
+        }
+        Ok(())
     }
-    if s.is_empty() {
-        s.push('.');
-    }
-    s
 }
 
 /// A keyed HMAC, ready to digest.
@@ -794,6 +808,11 @@ impl ResponseSigner {
 
     pub fn messages_signed(&self) -> u64 {
         self.messages_signed
+    }
+
+    /// The key it signs with.
+    pub fn key(&self) -> &Key {
+        &self.key
     }
 
     /// Signs the next response message, whose bytes without TSIG (header with ARCOUNT not
