@@ -1,8 +1,12 @@
-//! Address-prefix access lists (allow-transfer).
+//! Access lists (allow-transfer): rules by address prefix, and by TSIG key.
 //!
-//! A list of prefixes (`192.0.2.0/24`, `2001:db8::/32`, or a bare address for a single host).
-//! IPv4-mapped IPv6 peers (`::ffff:192.0.2.1`, what a dual-stack socket reports) are matched as
-//! the IPv4 address they carry. The default list is loopback only: `127.0.0.0/8` and `::1/128`.
+//! A rule is a prefix (`192.0.2.0/24`, `2001:db8::/32`, or a bare address for a single host),
+//! optionally with a key: `{ address = "192.0.2.0/24", key = "xfr-key." }` matches only a request
+//! from that prefix whose TSIG verified with that key. A rule without a key matches any request
+//! from its prefix, signed or not, so a list that holds only keyed rules refuses unsigned
+//! transfers. IPv4-mapped IPv6 peers (`::ffff:192.0.2.1`, what a dual-stack socket reports) are
+//! matched as the IPv4 address they carry. The default list is loopback only: `127.0.0.0/8` and
+//! `::1/128`.
 
 use std::fmt;
 use std::net::IpAddr;
@@ -72,17 +76,34 @@ impl Prefix {
     }
 }
 
-/// A list of prefixes; an address is allowed when any prefix contains it.
+/// One rule: a prefix, and the key a request must be signed with, if any.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Acl(Vec<Prefix>);
+pub struct Rule {
+    pub prefix: Prefix,
+    /// The key's name, lowercased wire form.
+    pub key: Option<Box<[u8]>>,
+}
+
+/// A list of rules; a request is allowed when any rule matches it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Acl(Vec<Rule>);
 
 impl Acl {
+    /// A list of prefixes without keys.
     pub fn parse<S: AsRef<str>>(items: &[S]) -> Result<Acl, AclError> {
         items
             .iter()
-            .map(|s| s.as_ref().parse())
+            .map(|s| s.as_ref().parse().map(|prefix| Rule { prefix, key: None }))
             .collect::<Result<_, _>>()
             .map(Acl)
+    }
+
+    pub fn from_rules(rules: Vec<Rule>) -> Acl {
+        Acl(rules)
+    }
+
+    pub fn rules(&self) -> &[Rule] {
+        &self.0
     }
 
     /// Loopback only: the default for transfers.
@@ -90,8 +111,17 @@ impl Acl {
         Acl::parse(&["127.0.0.0/8", "::1/128"]).expect("constant prefixes")
     }
 
-    pub fn allows(&self, ip: IpAddr) -> bool {
-        self.0.iter().any(|p| p.contains(ip))
+    /// True when a request from `ip`, signed with the key named `key` (lowercased wire form;
+    /// `None`: unsigned), matches a rule.
+    pub fn allows(&self, ip: IpAddr, key: Option<&[u8]>) -> bool {
+        self.0.iter().any(|r| {
+            r.prefix.contains(ip)
+                && match (&r.key, key) {
+                    (None, _) => true,
+                    (Some(want), Some(got)) => **want == *got,
+                    (Some(_), None) => false,
+                }
+        })
     }
 }
 
@@ -99,15 +129,20 @@ impl Acl {
 mod tests {
     use super::*;
 
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
     #[test]
     fn loopback_default_and_mapped_addresses() {
         let acl = Acl::loopback();
-        assert!(acl.allows("127.0.0.1".parse().unwrap()));
-        assert!(acl.allows("127.9.8.7".parse().unwrap()));
-        assert!(acl.allows("::1".parse().unwrap()));
-        assert!(acl.allows("::ffff:127.0.0.1".parse().unwrap()));
-        assert!(!acl.allows("192.0.2.1".parse().unwrap()));
-        assert!(!acl.allows("::2".parse().unwrap()));
+        for yes in ["127.0.0.1", "127.9.8.7", "::1", "::ffff:127.0.0.1"] {
+            assert!(acl.allows(ip(yes), None), "{yes}");
+            assert!(acl.allows(ip(yes), Some(b"\x01k\x00")), "{yes} signed");
+        }
+        for no in ["192.0.2.1", "::2"] {
+            assert!(!acl.allows(ip(no), None), "{no}");
+        }
     }
 
     #[test]
@@ -119,11 +154,11 @@ mod tests {
             "::ffff:10.0.0.1",
         ])
         .unwrap();
-        assert!(acl.allows("10.0.0.1".parse().unwrap()));
-        assert!(acl.allows("2001:db8:1::5".parse().unwrap()));
-        assert!(!acl.allows("2001:db9::5".parse().unwrap()));
+        assert!(acl.allows(ip("10.0.0.1"), None));
+        assert!(acl.allows(ip("2001:db8:1::5"), None));
+        assert!(!acl.allows(ip("2001:db9::5"), None));
         let none = Acl::parse::<&str>(&[]).unwrap();
-        assert!(!none.allows("127.0.0.1".parse().unwrap()));
+        assert!(!none.allows(ip("127.0.0.1"), None));
         assert!(matches!(
             "1.2.3.4/33".parse::<Prefix>(),
             Err(AclError::LengthTooLong(_))
@@ -132,9 +167,30 @@ mod tests {
             "nonsense/8".parse::<Prefix>(),
             Err(AclError::Syntax(_))
         ));
-        assert!("::/0"
-            .parse::<Prefix>()
-            .unwrap()
-            .contains("2001::1".parse().unwrap()));
+        assert!("::/0".parse::<Prefix>().unwrap().contains(ip("2001::1")));
+    }
+
+    #[test]
+    fn keyed_rules_need_address_and_key() {
+        let k: Box<[u8]> = b"\x07xfr-key\x00".as_slice().into();
+        let acl = Acl::from_rules(vec![
+            Rule {
+                prefix: "192.0.2.0/24".parse().unwrap(),
+                key: Some(k.clone()),
+            },
+            Rule {
+                prefix: "127.0.0.1".parse().unwrap(),
+                key: None,
+            },
+        ]);
+        assert!(acl.allows(ip("192.0.2.9"), Some(&k)));
+        assert!(!acl.allows(ip("192.0.2.9"), None), "unsigned");
+        assert!(
+            !acl.allows(ip("192.0.2.9"), Some(b"\x05other\x00")),
+            "another key"
+        );
+        assert!(!acl.allows(ip("198.51.100.1"), Some(&k)), "another address");
+        assert!(acl.allows(ip("127.0.0.1"), None));
+        assert!(acl.allows(ip("127.0.0.1"), Some(b"\x05other\x00")));
     }
 }

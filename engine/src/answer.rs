@@ -2,12 +2,16 @@
 //!
 //! | query | answer |
 //! |---|---|
-//! | malformed (but with a header) | FORMERR, the question echoed when it parsed |
+//! | malformed (but with a header), a TSIG record misplaced or malformed | FORMERR, the question echoed when it parsed |
 //! | a response (QR=1), or shorter than a header | nothing (UDP) / connection closed (TCP) |
 //! | opcode other than QUERY | NOTIMP |
+//! | signed with an unknown key or algorithm | NOTAUTH, TSIG error BADKEY, unsigned (RFC 8945 section 5.2.1) |
+//! | signed, MAC does not verify | NOTAUTH, BADSIG, unsigned (5.2.2) |
+//! | signed, time outside the fudge | NOTAUTH, BADTIME, signed, the server's time in the TSIG other data (5.2.3) |
+//! | signed, MAC truncated below the full length (our policy) | NOTAUTH, BADTRUNC, signed (5.2.4) |
 //! | QNAME not the apex of a served zone, or class not IN | AXFR/IXFR: NOTAUTH (RFC 5936 section 2.2.1 names NotAuth for a zone the server is not authoritative for); other types: REFUSED (RFC 8906 section 3.1.4) |
 //! | SOA at a served apex | the SOA, authoritative (UDP and TCP; no ACL: the SOA is public) |
-//! | AXFR/IXFR from an address outside the zone's allow-transfer list | REFUSED, checked before any quota |
+//! | AXFR/IXFR that no rule of the zone's allow-transfer list matches (address, and key when the rule names one) | REFUSED, checked before any quota |
 //! | IXFR whose serial is the current one | the single current SOA (RFC 1995 section 2: up to date) |
 //! | IXFR over UDP | the single current SOA (RFC 1995 section 2: "use TCP") |
 //! | AXFR over UDP | NOTIMP (RFC 5936 section 4.2 leaves AXFR over UDP undefined) |
@@ -15,15 +19,22 @@
 //! | AXFR over TCP | the stored transfer |
 //! | IXFR over TCP, other serial | the stored transfer, AXFR-style (RFC 1995 section 4: no journal yet) |
 //! | any other type at a served apex | NOTIMP (xfrd answers SOA and transfers, not general queries) |
+//!
+//! A request whose TSIG verified gets every answer signed with its key (RFC 8945 section 5.3),
+//! errors included; a transfer carries a [`ResponseSigner`] that signs each of its messages.
+//! Over UDP a reply that does not fit the client's size (512 bytes, or its EDNS size), TSIG
+//! included, becomes its header and question with TC set, signed (RFC 1035 section 4.2.1, RFC
+//! 6891 section 6.2.5, RFC 8945 section 5.3).
 
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use xfr_proto::query::parse_query;
+use xfr_proto::query::{parse_query, Query};
 use xfr_proto::response::{write_error_response, write_rcode_response, write_soa_answer};
+use xfr_proto::tsig::{self, NameBuf, RequestRefusal, ResponseSigner, VerifiedRequest};
 use xfr_proto::wire::{
-    CLASS_IN, RCODE_NOTAUTH, RCODE_NOTIMP, RCODE_REFUSED, RCODE_SERVFAIL, TYPE_AXFR, TYPE_IXFR,
-    TYPE_SOA,
+    read_u16, CLASS_IN, FLAG_TC, HEADER_BYTES, MESSAGE_BYTES_MAX, RCODE_NOTAUTH, RCODE_NOTIMP,
+    RCODE_REFUSED, RCODE_SERVFAIL, TYPE_AXFR, TYPE_IXFR, TYPE_SOA,
 };
 
 use crate::zones::{Zone, ZoneSet};
@@ -33,6 +44,19 @@ use crate::zones::{Zone, ZoneSet};
 pub enum Transport {
     Udp,
     Tcp,
+}
+
+/// One query to answer, and what the answer depends on besides the zones.
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    /// The query, without TCP length prefix.
+    pub msg: &'a [u8],
+    pub transport: Transport,
+    pub peer: IpAddr,
+    /// The core's transfer slots are all taken.
+    pub transfers_full: bool,
+    /// Seconds since the Unix epoch: TSIG time checks and signatures.
+    pub now_s: u64,
 }
 
 /// A transfer to start.
@@ -45,8 +69,22 @@ pub struct TransferStart {
     pub question_len: usize,
     /// What is served, for the log line.
     pub served: &'static str,
+    /// Signs every message when the request was signed.
+    pub signer: Option<ResponseSigner>,
 }
 
+/// Why a request was refused, for the (rate-limited) log line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// No allow-transfer rule matched; the key the request was signed with, if any.
+    Acl { key: Option<NameBuf> },
+    /// Its TSIG did not verify: the reason (BADKEY, BADSIG...) and the key it named.
+    Tsig { reason: &'static str, key: NameBuf },
+}
+
+// The transfer variant carries the response signer by value: it is moved once into the
+// connection's transfer, and boxing it would cost an allocation per transfer.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Answer {
     /// Send nothing (TCP: close the connection).
@@ -55,19 +93,74 @@ pub enum Answer {
     Reply {
         len: usize,
         rcode: u8,
+        refusal: Option<Refusal>,
     },
     Transfer(TransferStart),
 }
 
-/// Decides the answer to `msg` and writes a small reply into `out` when that is the answer.
-pub fn answer(
-    zones: &ZoneSet,
-    msg: &[u8],
+/// Bytes a reply may take over UDP: 512, or the client's EDNS size when larger (RFC 6891
+/// section 6.2.5).
+fn udp_limit(q: &Query<'_>) -> usize {
+    q.edns
+        .map_or(512, |e| (e.udp_payload_bytes as usize).max(512))
+}
+
+/// How a reply is finished: signed with the request's key, with a TSIG error, or not at all.
+/// Lives on the stack for one reply; its size does not matter.
+#[allow(clippy::large_enum_variant)]
+enum Signing<'r, 'k> {
+    None,
+    Signed(&'r mut ResponseSigner),
+    /// BADTIME, BADTRUNC: signed, with the error in the TSIG record.
+    SignedError(VerifiedRequest<'k>, u16),
+    /// BADKEY, BADSIG: an unsigned TSIG record naming the request's key.
+    UnsignedError(tsig::TsigRecord<'r>, u16),
+}
+
+/// Truncates the reply in `out[..len]` for UDP when it (with its TSIG) does not fit, then
+/// appends the TSIG record. Returns the final length, or `None` when `out` is too small.
+fn finish(
     out: &mut [u8],
-    transport: Transport,
-    peer: IpAddr,
-    transfers_full: bool,
-) -> Answer {
+    mut len: usize,
+    question_len: usize,
+    limit: usize,
+    signing: Signing<'_, '_>,
+    now_s: u64,
+) -> Option<usize> {
+    let tsig_len = match &signing {
+        Signing::None => 0,
+        Signing::Signed(s) => s.rr_bytes(),
+        Signing::SignedError(v, _) => v.key.rr_bytes() + 6,
+        Signing::UnsignedError(rr, _) => {
+            rr.key_name.as_wire().len() + rr.algorithm_name.as_wire().len() + 26
+        }
+    };
+    if len + tsig_len > limit {
+        // Header and question only, TC set.
+        out[2] |= (FLAG_TC >> 8) as u8;
+        out[6..12].fill(0);
+        len = HEADER_BYTES + question_len;
+    }
+    if out.len() < len + tsig::RR_BYTES_MAX {
+        return (matches!(signing, Signing::None)).then_some(len);
+    }
+    let (msg, rest) = out.split_at_mut(len);
+    let n = match signing {
+        Signing::None => return Some(len),
+        Signing::Signed(s) => s.sign(&[msg], now_s, rest),
+        Signing::SignedError(v, error) => {
+            ResponseSigner::new(&v).sign_error(&[msg], v.time_signed, error, now_s, rest)
+        }
+        Signing::UnsignedError(rr, error) => tsig::write_unsigned_error(rest, &rr, error, now_s),
+    };
+    let ar = read_u16(out, 10) + 1;
+    out[10..12].copy_from_slice(&ar.to_be_bytes());
+    Some(len + n)
+}
+
+/// Decides the answer to `req` and writes a small reply into `out` when that is the answer.
+pub fn answer(zones: &ZoneSet, req: &Request<'_>, out: &mut [u8]) -> Answer {
+    let msg = req.msg;
     let q = match parse_query(msg) {
         Ok(q) => q,
         Err(e) => {
@@ -76,6 +169,7 @@ pub fn answer(
                     Ok(len) => Answer::Reply {
                         len,
                         rcode: r.rcode,
+                        refusal: None,
                     },
                     Err(_) => Answer::Drop,
                 },
@@ -83,47 +177,148 @@ pub fn answer(
             }
         }
     };
-    let rcode = |out: &mut [u8], rcode: u8| match write_rcode_response(
-        out,
-        q.id,
-        q.flags,
-        Some(q.question),
-        rcode,
-        q.edns.is_some(),
-    ) {
-        Ok(len) => Answer::Reply { len, rcode },
-        Err(_) => Answer::Drop,
+    let limit = match req.transport {
+        Transport::Udp => udp_limit(&q),
+        Transport::Tcp => MESSAGE_BYTES_MAX,
     };
+    let qlen = q.question.len();
+
+    // TSIG first (RFC 8945 section 5.2): a request that does not verify gets NOTAUTH and a
+    // TSIG error, whatever it asked.
+    let mut signer = None;
+    if let Some(at) = q.tsig {
+        let rr = tsig::parse_record(msg, at).expect("checked by parse_query");
+        match tsig::verify_request(msg, &rr, |name| zones.keys().find(name), req.now_s) {
+            Ok(v) => signer = Some(ResponseSigner::new(&v)),
+            Err(refusal) => {
+                let Ok(len) = write_rcode_response(
+                    out,
+                    q.id,
+                    q.flags,
+                    Some(q.question),
+                    RCODE_NOTAUTH,
+                    q.edns.is_some(),
+                ) else {
+                    return Answer::Drop;
+                };
+                let signing = match refusal {
+                    // The MAC size against the algorithm's bounds: malformed (RFC 8945 section
+                    // 5.2.2.1).
+                    RequestRefusal::FormErr(_) => {
+                        return match write_rcode_response(
+                            out,
+                            q.id,
+                            q.flags,
+                            Some(q.question),
+                            xfr_proto::wire::RCODE_FORMERR,
+                            q.edns.is_some(),
+                        ) {
+                            Ok(len) => Answer::Reply {
+                                len,
+                                rcode: xfr_proto::wire::RCODE_FORMERR,
+                                refusal: Some(Refusal::Tsig {
+                                    reason: refusal.reason(),
+                                    key: rr.key_name,
+                                }),
+                            },
+                            Err(_) => Answer::Drop,
+                        };
+                    }
+                    RequestRefusal::BadKey | RequestRefusal::BadSig => {
+                        Signing::UnsignedError(rr, refusal.tsig_error().expect("a TSIG error"))
+                    }
+                    RequestRefusal::BadTime(v) | RequestRefusal::BadTrunc(v) => {
+                        Signing::SignedError(v, refusal.tsig_error().expect("a TSIG error"))
+                    }
+                    _ => Signing::UnsignedError(rr, tsig::TSIG_ERROR_BADSIG),
+                };
+                return match finish(out, len, qlen, limit, signing, req.now_s) {
+                    Some(len) => Answer::Reply {
+                        len,
+                        rcode: RCODE_NOTAUTH,
+                        refusal: Some(Refusal::Tsig {
+                            reason: refusal.reason(),
+                            key: rr.key_name,
+                        }),
+                    },
+                    None => Answer::Drop,
+                };
+            }
+        }
+    }
+    let key_name = signer.as_ref().map(|s: &ResponseSigner| s.key().name());
+    let key_name = key_name.and_then(NameBuf::new);
+
+    let mut reply = |out: &mut [u8], written: Result<usize, _>, rcode: u8, refusal| {
+        let Ok(len) = written else {
+            return Answer::Drop;
+        };
+        let signing = match signer.as_mut() {
+            Some(s) => Signing::Signed(s),
+            None => Signing::None,
+        };
+        match finish(out, len, qlen, limit, signing, req.now_s) {
+            Some(len) => Answer::Reply {
+                len,
+                rcode,
+                refusal,
+            },
+            None => Answer::Drop,
+        }
+    };
+    let rcode_reply = |out: &mut [u8], rcode: u8| {
+        write_rcode_response(
+            out,
+            q.id,
+            q.flags,
+            Some(q.question),
+            rcode,
+            q.edns.is_some(),
+        )
+    };
+
     let is_xfr = q.qtype == TYPE_AXFR || q.qtype == TYPE_IXFR;
     let zone = match zones.find(q.qname) {
         Some(z) if q.qclass == CLASS_IN => z,
-        _ => return rcode(out, if is_xfr { RCODE_NOTAUTH } else { RCODE_REFUSED }),
+        _ => {
+            let rcode = if is_xfr { RCODE_NOTAUTH } else { RCODE_REFUSED };
+            let written = rcode_reply(out, rcode);
+            return reply(out, written, rcode, None);
+        }
     };
-    let soa = |out: &mut [u8]| match write_soa_answer(
-        out,
-        &q,
-        zone.store.soa_ttl(),
-        zone.store.soa_rdata(),
-    ) {
-        Ok(len) => Answer::Reply { len, rcode: 0 },
-        Err(_) => Answer::Drop,
-    };
+    let soa =
+        |out: &mut [u8]| write_soa_answer(out, &q, zone.store.soa_ttl(), zone.store.soa_rdata());
     match q.qtype {
-        TYPE_SOA => soa(out),
+        TYPE_SOA => {
+            let written = soa(out);
+            reply(out, written, 0, None)
+        }
         TYPE_AXFR | TYPE_IXFR => {
-            if !zone.allow_transfer.allows(peer) {
-                return rcode(out, RCODE_REFUSED);
+            if !zone
+                .allow_transfer
+                .allows(req.peer, key_name.as_ref().map(NameBuf::as_wire))
+            {
+                let written = rcode_reply(out, RCODE_REFUSED);
+                return reply(
+                    out,
+                    written,
+                    RCODE_REFUSED,
+                    Some(Refusal::Acl { key: key_name }),
+                );
             }
             if q.qtype == TYPE_IXFR
-                && (transport == Transport::Udp || q.ixfr_serial == Some(zone.store.serial()))
+                && (req.transport == Transport::Udp || q.ixfr_serial == Some(zone.store.serial()))
             {
-                return soa(out);
+                let written = soa(out);
+                return reply(out, written, 0, None);
             }
-            if transport == Transport::Udp {
-                return rcode(out, RCODE_NOTIMP);
+            if req.transport == Transport::Udp {
+                let written = rcode_reply(out, RCODE_NOTIMP);
+                return reply(out, written, RCODE_NOTIMP, None);
             }
-            if transfers_full {
-                return rcode(out, RCODE_SERVFAIL);
+            if req.transfers_full {
+                let written = rcode_reply(out, RCODE_SERVFAIL);
+                return reply(out, written, RCODE_SERVFAIL, None);
             }
             assert_eq!(
                 q.qname.len(),
@@ -134,24 +329,41 @@ pub fn answer(
                 zone: zone.clone(),
                 id: q.id,
                 flags: q.flags,
-                question_len: q.question.len(),
+                question_len: qlen,
                 served: if q.qtype == TYPE_AXFR {
                     "AXFR"
                 } else {
                     "IXFR as AXFR"
                 },
+                signer,
             })
         }
-        _ => rcode(out, RCODE_NOTIMP),
+        _ => {
+            let written = rcode_reply(out, RCODE_NOTIMP);
+            reply(out, written, RCODE_NOTIMP, None)
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::acl::Acl;
+    use crate::acl::{Acl, Rule};
+    use crate::keys::Keys;
     use crate::zones::Zone;
+    use xfr_proto::tsig::{Algorithm, Key, ResponseVerifier, UnsignedRun};
     use xfr_proto::wire::{RCODE_FORMERR, RCODE_REFUSED};
+
+    const NOW: u64 = 1_800_000_000;
+
+    fn key() -> Key {
+        Key::new(
+            b"\x07xfr-key\x00",
+            Algorithm::HmacSha256,
+            b"0123456789abcdef",
+        )
+        .unwrap()
+    }
 
     fn zones(acl: Acl) -> (tempfile::TempDir, ZoneSet) {
         let dir = tempfile::tempdir().unwrap();
@@ -167,7 +379,8 @@ mod tests {
             allow_transfer: acl,
             store,
         });
-        (dir, ZoneSet::new(vec![zone]))
+        let keys = Arc::new(Keys::from_keys(vec![key()]));
+        (dir, ZoneSet::new(vec![zone], keys))
     }
 
     fn query(qtype: u16, class: u16, ixfr_serial: Option<u32>) -> Vec<u8> {
@@ -203,123 +416,252 @@ mod tests {
         }
     }
 
+    fn ask(
+        set: &ZoneSet,
+        q: &[u8],
+        transport: Transport,
+        peer: &str,
+        full: bool,
+    ) -> (Answer, Vec<u8>) {
+        let mut out = [0u8; 1024];
+        let req = Request {
+            msg: q,
+            transport,
+            peer: peer.parse().unwrap(),
+            transfers_full: full,
+            now_s: NOW,
+        };
+        let a = answer(set, &req, &mut out);
+        let bytes = match &a {
+            Answer::Reply { len, .. } => out[..*len].to_vec(),
+            _ => Vec::new(),
+        };
+        (a, bytes)
+    }
+
     #[test]
     fn policy_table() {
         let (_dir, set) = zones(Acl::loopback());
-        let lo: IpAddr = "127.0.0.1".parse().unwrap();
-        let mapped: IpAddr = "::ffff:127.0.0.1".parse().unwrap();
-        let far: IpAddr = "192.0.2.1".parse().unwrap();
-        let mut out = [0u8; 1024];
-        let mut ask = |q: &[u8], t: Transport, peer: IpAddr, full: bool| {
-            answer(&set, q, &mut out, t, peer, full)
-        };
+        let r = |q: &[u8], t, peer, full| rcode_of(&ask(&set, q, t, peer, full).0);
+        let axfr = query(TYPE_AXFR, CLASS_IN, None);
+        let tcp = Transport::Tcp;
+        let udp = Transport::Udp;
 
         assert!(matches!(
-            ask(&query(TYPE_AXFR, CLASS_IN, None), Transport::Tcp, lo, false),
+            ask(&set, &axfr, tcp, "127.0.0.1", false).0,
             Answer::Transfer(_)
         ));
         assert!(matches!(
-            ask(
-                &query(TYPE_AXFR, CLASS_IN, None),
-                Transport::Tcp,
-                mapped,
-                false
-            ),
+            ask(&set, &axfr, tcp, "::ffff:127.0.0.1", false).0,
             Answer::Transfer(_)
         ));
         // ACL before quota: a refused client never sees SERVFAIL.
-        assert_eq!(
-            rcode_of(&ask(
-                &query(TYPE_AXFR, CLASS_IN, None),
-                Transport::Tcp,
-                far,
-                true
-            )),
-            Some(RCODE_REFUSED)
-        );
-        assert_eq!(
-            rcode_of(&ask(
-                &query(TYPE_AXFR, CLASS_IN, None),
-                Transport::Tcp,
-                lo,
-                true
-            )),
-            Some(RCODE_SERVFAIL)
-        );
-        assert_eq!(
-            rcode_of(&ask(
-                &query(TYPE_AXFR, CLASS_IN, None),
-                Transport::Udp,
-                lo,
-                false
-            )),
-            Some(RCODE_NOTIMP)
-        );
+        assert_eq!(r(&axfr, tcp, "192.0.2.1", true), Some(RCODE_REFUSED));
+        assert_eq!(r(&axfr, tcp, "127.0.0.1", true), Some(RCODE_SERVFAIL));
+        assert_eq!(r(&axfr, udp, "127.0.0.1", false), Some(RCODE_NOTIMP));
         // SOA to anyone; IXFR at the current serial or over UDP: the SOA alone.
         assert_eq!(
-            rcode_of(&ask(
-                &query(TYPE_SOA, CLASS_IN, None),
-                Transport::Udp,
-                far,
-                false
-            )),
+            r(&query(TYPE_SOA, CLASS_IN, None), udp, "192.0.2.1", false),
             Some(0)
         );
         assert_eq!(
-            rcode_of(&ask(
+            r(
                 &query(TYPE_IXFR, CLASS_IN, Some(1)),
-                Transport::Udp,
-                lo,
+                udp,
+                "127.0.0.1",
                 false
-            )),
+            ),
             Some(0)
         );
         assert_eq!(
-            rcode_of(&ask(
+            r(
                 &query(TYPE_IXFR, CLASS_IN, Some(2026112301)),
-                Transport::Tcp,
-                lo,
+                tcp,
+                "127.0.0.1",
                 false
-            )),
+            ),
             Some(0)
         );
         match ask(
+            &set,
             &query(TYPE_IXFR, CLASS_IN, Some(1)),
-            Transport::Tcp,
-            lo,
+            tcp,
+            "127.0.0.1",
             false,
-        ) {
-            Answer::Transfer(t) => assert_eq!(t.served, "IXFR as AXFR"),
+        )
+        .0
+        {
+            Answer::Transfer(t) => {
+                assert_eq!(t.served, "IXFR as AXFR");
+                assert!(t.signer.is_none());
+            }
             other => panic!("{other:?}"),
         }
         // Another class is not a served zone; other types are not implemented.
         assert_eq!(
-            rcode_of(&ask(&query(TYPE_AXFR, 3, None), Transport::Tcp, lo, false)),
+            r(&query(TYPE_AXFR, 3, None), tcp, "127.0.0.1", false),
             Some(RCODE_NOTAUTH)
         );
         assert_eq!(
-            rcode_of(&ask(&query(TYPE_SOA, 3, None), Transport::Udp, lo, false)),
+            r(&query(TYPE_SOA, 3, None), udp, "127.0.0.1", false),
             Some(RCODE_REFUSED)
         );
         assert_eq!(
-            rcode_of(&ask(&query(1, CLASS_IN, None), Transport::Udp, lo, false)),
+            r(&query(1, CLASS_IN, None), udp, "127.0.0.1", false),
             Some(RCODE_NOTIMP)
         );
         // Malformed: FORMERR; a response: nothing.
         assert_eq!(
-            rcode_of(&ask(
-                &query(TYPE_IXFR, CLASS_IN, None),
-                Transport::Tcp,
-                lo,
-                false
-            )),
+            r(&query(TYPE_IXFR, CLASS_IN, None), tcp, "127.0.0.1", false),
             Some(RCODE_FORMERR)
         );
         let mut response = query(TYPE_SOA, CLASS_IN, None);
         response[2] |= 0x80;
         assert!(matches!(
-            ask(&response, Transport::Udp, lo, false),
+            ask(&set, &response, udp, "127.0.0.1", false).0,
             Answer::Drop
         ));
+    }
+
+    fn signed(mut q: Vec<u8>, k: &Key, time: u64) -> (Vec<u8>, tsig::MacBuf) {
+        let mac = tsig::sign_request(k, &mut q, time);
+        (q, mac)
+    }
+
+    /// The TSIG record of an answer.
+    fn tsig_of(reply: &[u8]) -> Option<(u16, usize)> {
+        tsig::find_record(reply)
+            .unwrap()
+            .map(|rr| (rr.error, rr.mac.len()))
+    }
+
+    #[test]
+    fn signed_requests_get_signed_answers_and_keyed_rules_apply() {
+        let acl = Acl::from_rules(vec![Rule {
+            prefix: "127.0.0.0/8".parse().unwrap(),
+            key: Some(key().name().into()),
+        }]);
+        let (_dir, set) = zones(acl);
+        let k = key();
+
+        // Unsigned: refused by the keyed rule.
+        let axfr = query(TYPE_AXFR, CLASS_IN, None);
+        let (a, _) = ask(&set, &axfr, Transport::Tcp, "127.0.0.1", false);
+        assert_eq!(rcode_of(&a), Some(RCODE_REFUSED));
+        assert!(matches!(
+            a,
+            Answer::Reply {
+                refusal: Some(Refusal::Acl { key: None }),
+                ..
+            }
+        ));
+
+        // Signed with the key: a transfer with a signer.
+        let (q, _) = signed(axfr.clone(), &k, NOW);
+        match ask(&set, &q, Transport::Tcp, "127.0.0.1", false).0 {
+            Answer::Transfer(t) => assert_eq!(t.signer.unwrap().key().name(), k.name()),
+            other => panic!("{other:?}"),
+        }
+        // Signed, from an address no rule has: REFUSED, signed.
+        let (a, reply) = ask(&set, &q, Transport::Tcp, "192.0.2.1", false);
+        assert_eq!(rcode_of(&a), Some(RCODE_REFUSED));
+        let (_, mac) = signed(axfr.clone(), &k, NOW);
+        let mut v = ResponseVerifier::new(&k, mac, UnsignedRun::None);
+        v.verify(&reply, NOW).unwrap();
+
+        // A signed SOA query over UDP: the answer verifies.
+        let (q, mac) = signed(query(TYPE_SOA, CLASS_IN, None), &k, NOW);
+        let (a, reply) = ask(&set, &q, Transport::Udp, "192.0.2.1", false);
+        assert_eq!(rcode_of(&a), Some(0));
+        let mut v = ResponseVerifier::new(&k, mac, UnsignedRun::None);
+        v.verify(&reply, NOW).unwrap();
+        assert_eq!(read_u16(&reply, 6), 1, "the SOA");
+    }
+
+    #[test]
+    fn tsig_failures_get_notauth_with_the_rfc_error() {
+        let (_dir, set) = zones(Acl::loopback());
+        let k = key();
+        let axfr = query(TYPE_AXFR, CLASS_IN, None);
+
+        // Unknown key: BADKEY, unsigned.
+        let other = Key::new(b"\x05other\x00", Algorithm::HmacSha256, b"x").unwrap();
+        let (q, _) = signed(axfr.clone(), &other, NOW);
+        let (a, reply) = ask(&set, &q, Transport::Tcp, "127.0.0.1", false);
+        assert_eq!(rcode_of(&a), Some(RCODE_NOTAUTH));
+        assert_eq!(tsig_of(&reply), Some((tsig::TSIG_ERROR_BADKEY, 0)));
+        assert_eq!(read_u16(&reply, 6), 0, "nothing of the zone");
+        // Wrong secret: BADSIG, unsigned.
+        let wrong = Key::new(k.name(), Algorithm::HmacSha256, b"wrong").unwrap();
+        let (q, _) = signed(axfr.clone(), &wrong, NOW);
+        let (a, reply) = ask(&set, &q, Transport::Tcp, "127.0.0.1", false);
+        assert_eq!(rcode_of(&a), Some(RCODE_NOTAUTH));
+        assert_eq!(tsig_of(&reply), Some((tsig::TSIG_ERROR_BADSIG, 0)));
+        // Stale: BADTIME, signed, verifiable by the client.
+        let (q, mac) = signed(axfr.clone(), &k, NOW - 3600);
+        let (a, reply) = ask(&set, &q, Transport::Tcp, "127.0.0.1", false);
+        assert_eq!(rcode_of(&a), Some(RCODE_NOTAUTH));
+        let rr = tsig::find_record(&reply).unwrap().unwrap();
+        assert_eq!(
+            (rr.error, rr.mac.len(), rr.time_signed),
+            (tsig::TSIG_ERROR_BADTIME, 32, NOW - 3600)
+        );
+        assert_eq!(rr.other.len(), 6);
+        let mut v = ResponseVerifier::new(&k, mac, UnsignedRun::None);
+        assert_eq!(
+            v.verify(&reply, NOW - 3600),
+            Err(tsig::ResponseError::ServerError(tsig::TSIG_ERROR_BADTIME))
+        );
+        // Garbled record: FORMERR.
+        let (mut q, _) = signed(axfr, &k, NOW);
+        let n = q.len();
+        q[n - 2] = 0x40; // other length runs past the record
+        let (a, _) = ask(&set, &q, Transport::Tcp, "127.0.0.1", false);
+        assert_eq!(rcode_of(&a), Some(RCODE_FORMERR));
+    }
+
+    #[test]
+    fn replies_that_do_not_fit_are_truncated_then_signed() {
+        let (_dir, set) = zones(Acl::loopback());
+        let k = key();
+        let (q, mac) = signed(query(TYPE_SOA, CLASS_IN, None), &k, NOW);
+        let mut out = [0u8; 1024];
+        let req = Request {
+            msg: &q,
+            transport: Transport::Tcp,
+            peer: "127.0.0.1".parse().unwrap(),
+            transfers_full: false,
+            now_s: NOW,
+        };
+        let Answer::Reply { len: full, .. } = answer(&set, &req, &mut out) else {
+            panic!("a reply")
+        };
+        // The same reply, unsigned, finished for a client that takes 40 bytes fewer.
+        let pq = parse_query(&q).unwrap();
+        let mut out = [0u8; 1024];
+        let len = write_soa_answer(&mut out, &pq, 3600, set.zones()[0].store.soa_rdata()).unwrap();
+        let v = tsig::verify_request(
+            &q,
+            &tsig::parse_record(&q, pq.tsig.unwrap()).unwrap(),
+            |n| set.keys().find(n),
+            NOW,
+        )
+        .unwrap();
+        let mut signer = ResponseSigner::new(&v);
+        let n = finish(
+            &mut out,
+            len,
+            pq.question.len(),
+            full - 40,
+            Signing::Signed(&mut signer),
+            NOW,
+        )
+        .unwrap();
+        let reply = &out[..n];
+        assert!(n <= full - 40, "{n}");
+        assert_ne!(read_u16(reply, 2) & FLAG_TC, 0, "TC");
+        assert_eq!(read_u16(reply, 6), 0);
+        let mut v = ResponseVerifier::new(&k, mac, UnsignedRun::None);
+        v.verify(reply, NOW).unwrap();
     }
 }

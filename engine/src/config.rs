@@ -9,7 +9,10 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 
-use crate::acl::Acl;
+use std::sync::Arc;
+
+use crate::acl::{Acl, Prefix, Rule};
+use crate::keys::Keys;
 
 /// Where `xfrd serve` listens with no configuration at all.
 pub const LISTEN_DEFAULT: &str = "127.0.0.1:5353";
@@ -65,6 +68,75 @@ pub struct FileConfig {
     pub acl: AclConfig,
     #[serde(default, rename = "zone")]
     pub zones: Vec<ZoneFileConfig>,
+    #[serde(default, rename = "key")]
+    pub keys: Vec<KeyFileConfig>,
+}
+
+/// A `[[key]]` table: a TSIG key.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyFileConfig {
+    pub name: String,
+    pub algorithm: String,
+    /// The base64 secret; exactly one of `secret` and `secret_file`.
+    #[serde(default)]
+    pub secret: Option<Secret>,
+    /// A file holding the base64 secret (whitespace around it ignored).
+    #[serde(default)]
+    pub secret_file: Option<PathBuf>,
+}
+
+/// A secret as written in the config: never shown by `Debug`.
+#[derive(Clone, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// One entry of an `allow_transfer` list: a prefix string, or a table with an address and a
+/// key.
+#[derive(Debug, Clone)]
+pub enum AclEntry {
+    Prefix(String),
+    Rule(AclRuleConfig),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AclRuleConfig {
+    pub address: String,
+    #[serde(default)]
+    pub key: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for AclEntry {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = AclEntry;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str(
+                    "an address prefix like \"192.0.2.0/24\" or a table like \
+                     { address = \"192.0.2.0/24\", key = \"xfr-key.\" }",
+                )
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> std::result::Result<AclEntry, E> {
+                Ok(AclEntry::Prefix(v.to_string()))
+            }
+            fn visit_map<M: serde::de::MapAccess<'de>>(
+                self,
+                map: M,
+            ) -> std::result::Result<AclEntry, M::Error> {
+                AclRuleConfig::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(AclEntry::Rule)
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -120,7 +192,7 @@ impl Default for Limits {
 pub struct AclConfig {
     /// Default allow-transfer list for zones without their own; absent: loopback only.
     #[serde(default)]
-    pub allow_transfer: Option<Vec<String>>,
+    pub allow_transfer: Option<Vec<AclEntry>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -129,7 +201,7 @@ pub struct ZoneFileConfig {
     pub origin: String,
     pub file: PathBuf,
     #[serde(default)]
-    pub allow_transfer: Option<Vec<String>>,
+    pub allow_transfer: Option<Vec<AclEntry>>,
 }
 
 /// One zone to serve, resolved.
@@ -158,6 +230,8 @@ pub struct Config {
     pub log_level: String,
     pub limits: Limits,
     pub zones: Vec<ZoneConfig>,
+    /// The TSIG keys, shared with every zone set built from this configuration.
+    pub keys: Arc<Keys>,
 }
 
 /// What the command line said (see `main.rs`).
@@ -207,8 +281,9 @@ pub fn resolve(cli: &CliOverrides) -> Result<Config> {
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("reading config {}", path.display()))?;
-            let file: FileConfig =
-                toml::from_str(&text).with_context(|| format!("config {}", path.display()))?;
+            let file: FileConfig = toml::from_str(&text)
+                .map_err(|e| anyhow::anyhow!(toml_error(&text, &e)))
+                .with_context(|| format!("config {}", path.display()))?;
             let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
             (file, base)
         }
@@ -217,17 +292,17 @@ pub fn resolve(cli: &CliOverrides) -> Result<Config> {
             PathBuf::new(),
         ),
     };
+    let keys = Arc::new(Keys::resolve(&file.keys, &base)?);
     let default_acl = match &file.acl.allow_transfer {
-        Some(list) => Acl::parse(list).context("acl.allow_transfer")?,
+        Some(list) => acl_from(list, &keys).context("acl.allow_transfer")?,
         None => Acl::loopback(),
     };
 
     let mut zones = Vec::new();
     for z in &file.zones {
         let allow_transfer = match &z.allow_transfer {
-            Some(list) => {
-                Acl::parse(list).with_context(|| format!("zone {}: allow_transfer", z.origin))?
-            }
+            Some(list) => acl_from(list, &keys)
+                .with_context(|| format!("zone {}: allow_transfer", z.origin))?,
             None => default_acl.clone(),
         };
         zones.push(ZoneConfig {
@@ -304,7 +379,45 @@ pub fn resolve(cli: &CliOverrides) -> Result<Config> {
         log_level: file.log.level,
         limits,
         zones,
+        keys,
     })
+}
+
+/// An access list from its config entries; every key named must be defined.
+fn acl_from(entries: &[AclEntry], keys: &Keys) -> Result<Acl> {
+    let mut rules = Vec::with_capacity(entries.len());
+    for e in entries {
+        let (address, key) = match e {
+            AclEntry::Prefix(p) => (p, None),
+            AclEntry::Rule(r) => (&r.address, r.key.as_deref()),
+        };
+        let prefix: Prefix = address.parse()?;
+        let key = match key {
+            None => None,
+            Some(name) => Some(
+                keys.find_by_text(name)
+                    .with_context(|| format!("key `{name}` is not defined in a [[key]] table"))?
+                    .name()
+                    .into(),
+            ),
+        };
+        rules.push(Rule { prefix, key });
+    }
+    Ok(Acl::from_rules(rules))
+}
+
+/// A TOML error as "line N, column M: message", without the excerpt of the file that the
+/// default rendering quotes: that line may hold a TSIG secret.
+fn toml_error(text: &str, e: &toml::de::Error) -> String {
+    match e.span() {
+        Some(span) => {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+            format!("line {line}, column {column}: {}", e.message())
+        }
+        None => e.message().to_string(),
+    }
 }
 
 #[cfg(test)]
@@ -373,11 +486,13 @@ allow_transfer = ["::1"]
         assert_eq!(c.zones[0].file, dir.path().join("example.org.zone"));
         assert!(c.zones[0]
             .allow_transfer
-            .allows("10.1.2.3".parse().unwrap()));
+            .allows("10.1.2.3".parse().unwrap(), None));
         assert!(!c.zones[0]
             .allow_transfer
-            .allows("127.0.0.1".parse().unwrap()));
-        assert!(c.zones[1].allow_transfer.allows("::1".parse().unwrap()));
+            .allows("127.0.0.1".parse().unwrap(), None));
+        assert!(c.zones[1]
+            .allow_transfer
+            .allows("::1".parse().unwrap(), None));
         assert_eq!(c.zones[1].file, PathBuf::from("/abs/example.net.zone"));
     }
 
@@ -399,6 +514,66 @@ allow_transfer = ["::1"]
     }
 
     #[test]
+    fn keys_and_keyed_acl_entries() {
+        let c = resolve_text(
+            r#"
+[[key]]
+name = "xfr-key."
+algorithm = "hmac-sha256"
+secret = "c2VjcmV0LXNlY3JldA=="
+[acl]
+allow_transfer = ["::1", { address = "192.0.2.0/24", key = "XFR-KEY" }]
+[[zone]]
+origin = "example.org."
+file = "x.zone"
+allow_transfer = [{ address = "0.0.0.0/0", key = "xfr-key." }]
+"#,
+        )
+        .unwrap();
+        assert_eq!(c.keys.len(), 1);
+        let k: &[u8] = b"\x07xfr-key\x00";
+        let z = &c.zones[0].allow_transfer;
+        assert!(z.allows("198.51.100.7".parse().unwrap(), Some(k)));
+        assert!(!z.allows("198.51.100.7".parse().unwrap(), None));
+        assert!(
+            !z.allows("127.0.0.1".parse().unwrap(), None),
+            "keyed only: no unsigned"
+        );
+
+        for (text, want) in [
+            (
+                "[acl]\nallow_transfer = [{ address = \"::1\", key = \"nokey.\" }]\n",
+                "not defined",
+            ),
+            (
+                "[acl]\nallow_transfer = [{ address = \"::1\", kye = \"k.\" }]\n",
+                "unknown field",
+            ),
+            ("[acl]\nallow_transfer = [42]\n", "address prefix"),
+        ] {
+            let e = format!("{:#}", resolve_text(text).unwrap_err());
+            assert!(e.contains(want), "{e}");
+        }
+        // A syntax error on the secret's line is reported without the line's text.
+        let e = format!(
+            "{:#}",
+            resolve_text(
+                "[[key]]\nname = \"k.\"\nalgorithm = \"hmac-sha256\"\nsecret = \"TOPSECRET\n"
+            )
+            .unwrap_err()
+        );
+        assert!(e.contains("line 4") && !e.contains("TOPSECRET"), "{e}");
+        let e = format!(
+            "{:#}",
+            resolve_text(
+                "[[key]]\nname = \"k.\"\nalgorithm = \"hmac-sha256\"\nsecret = \"TOPSECRET!\"\n"
+            )
+            .unwrap_err()
+        );
+        assert!(e.contains("key `k.`") && !e.contains("TOPSECRET"), "{e}");
+    }
+
+    #[test]
     fn no_arguments_serve_the_example() {
         let c = resolve(&CliOverrides::default()).unwrap();
         assert_eq!(
@@ -409,6 +584,6 @@ allow_transfer = ["::1"]
         assert!(c.zones[0].file.is_file(), "{}", c.zones[0].file.display());
         assert!(c.zones[0]
             .allow_transfer
-            .allows("127.0.0.1".parse().unwrap()));
+            .allows("127.0.0.1".parse().unwrap(), None));
     }
 }

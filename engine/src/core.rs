@@ -34,12 +34,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use io_uring::{cqueue, opcode, squeue, types, IoUring};
-use xfr_proto::cursor::{MessageSource, TransferCursor, PREFIX_BYTES};
+use xfr_proto::cursor::{MessageSource, Signing, TransferCursor, PREFIX_BYTES};
 use xfr_proto::framing::{consume, frame, write_length_prefix, LENGTH_PREFIX_BYTES};
+use xfr_proto::tsig::{self, ResponseSigner};
 use xfr_proto::wire::QUESTION_BYTES_MAX;
 use zone_store::store::Store;
 
-use crate::answer::{answer, Answer, TransferStart, Transport};
+use crate::answer::{answer, Answer, Refusal, Request, TransferStart, Transport};
 use crate::config::Limits;
 use crate::sys;
 use crate::zones::{SharedZones, Zone, ZoneSet};
@@ -55,8 +56,14 @@ pub const SEND_MESSAGES_MAX: usize = 64;
 /// for IXFR, an OPT, a TSIG); 2 KiB holds several pipelined ones. A larger frame is refused.
 pub const RECV_BYTES: usize = 2048;
 /// Reply buffer: length prefix + header + largest question + SOA RR with the largest RDATA
-/// (two 255-byte names + 20) + OPT = 2 + 12 + 259 + 12 + 530 + 11 = 826.
-pub const REPLY_BYTES: usize = 1024;
+/// (two 255-byte names + 20) + OPT = 2 + 12 + 259 + 12 + 530 + 11 = 826, plus the longest TSIG
+/// record (`tsig::RR_BYTES_MAX`, 364).
+pub const REPLY_BYTES: usize = 1280;
+/// Pieces per message in a SENDMSG: prefix, question, body, and the TSIG record when signed.
+pub const PIECES_PER_MESSAGE_MAX: usize = 4;
+/// Refused requests (ACL, TSIG) logged per core per second at most; the rest are counted and
+/// the count logged, so a flood of bad requests cannot flood the log.
+pub const REFUSAL_LOGS_PER_S: u32 = 10;
 /// UDP buffers per socket, each cycling recv → send → recv. Four keep a core busy with SOA
 /// queries while a send is in flight; UDP here serves SOA checks, not bulk traffic.
 pub const UDP_BUFS_PER_SOCKET: usize = 4;
@@ -70,8 +77,12 @@ pub const ACCEPT_PAUSE_MS: u64 = 100;
 /// Submission queue entries per ring; completions get four times as many.
 pub const RING_ENTRIES: u32 = 4096;
 
-const _: () = assert!(REPLY_BYTES >= 2 + 12 + QUESTION_BYTES_MAX + 12 + 530 + 11);
-const _: () = assert!(SEND_MESSAGES_MAX * 3 <= 1024, "IOV_MAX is 1024 on Linux");
+const _: () =
+    assert!(REPLY_BYTES >= 2 + 12 + QUESTION_BYTES_MAX + 12 + 530 + 11 + tsig::RR_BYTES_MAX);
+const _: () = assert!(
+    SEND_MESSAGES_MAX * PIECES_PER_MESSAGE_MAX <= 1024,
+    "IOV_MAX is 1024 on Linux"
+);
 const _: () = assert!(RECV_BYTES >= 2 + 512);
 
 /// Defines the operation kinds carried in `user_data` and their decoding from one list, so the
@@ -161,6 +172,57 @@ struct Transfer {
     cursor: TransferCursor,
     started: Instant,
     served: &'static str,
+    /// A signed transfer: its signer, and the buffer its messages' TSIG records are written to
+    /// (taken from the core's pool, returned when the transfer is dropped; sends in flight point
+    /// into it, and a transfer is dropped only once its slot has no operation in flight).
+    signing: Option<(ResponseSigner, Box<[u8]>)>,
+}
+
+/// The key a transfer is signed with, for its log line ("-" when unsigned), written without
+/// allocating.
+struct KeyOf<'a>(&'a Transfer);
+
+impl std::fmt::Display for KeyOf<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.0.signing {
+            Some((signer, _)) => tsig::DisplayName(signer.key().name()).fmt(f),
+            None => f.write_str("-"),
+        }
+    }
+}
+
+/// Bytes of one signed transfer's TSIG record buffer: a record slot per message of a batch.
+const TSIG_RECORDS_BYTES: usize = SEND_MESSAGES_MAX * tsig::RR_BYTES_MAX;
+
+/// Counts refusals and says when one may be logged: at most [`REFUSAL_LOGS_PER_S`] per second.
+struct RefusalLog {
+    window_start: Instant,
+    logged: u32,
+    suppressed: u64,
+}
+
+impl RefusalLog {
+    /// True when this refusal may be logged; logs how many were not, once per new window.
+    fn allow(&mut self, now: Instant) -> bool {
+        if now.duration_since(self.window_start) >= Duration::from_secs(1) {
+            if self.suppressed > 0 {
+                tracing::warn!(
+                    suppressed = self.suppressed,
+                    "refused requests not logged (more than {REFUSAL_LOGS_PER_S} per second)"
+                );
+            }
+            self.window_start = now;
+            self.logged = 0;
+            self.suppressed = 0;
+        }
+        if self.logged < REFUSAL_LOGS_PER_S {
+            self.logged += 1;
+            true
+        } else {
+            self.suppressed += 1;
+            false
+        }
+    }
 }
 
 /// The stored messages of a store, as the cursor reads them.
@@ -230,7 +292,7 @@ impl Slot {
                     iov_base: std::ptr::null_mut(),
                     iov_len: 0
                 };
-                3 * SEND_MESSAGES_MAX
+                PIECES_PER_MESSAGE_MAX * SEND_MESSAGES_MAX
             ]
             .into_boxed_slice(),
             msghdr: Box::new(sys::msghdr_zeroed()),
@@ -318,6 +380,39 @@ pub struct Core {
     tick_armed: bool,
     rejected_connections: u64,
     accept_errors: u64,
+    /// Seconds since the Unix epoch, read once per loop turn (TSIG times).
+    now_s: u64,
+    /// Free TSIG record buffers; at most `max_transfers_per_core` ever exist.
+    tsig_pool: Vec<Box<[u8]>>,
+    refusal_log: RefusalLog,
+}
+
+fn unix_now_s() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Logs a refused request (the caller has checked the rate limit).
+fn log_refusal(peer: IpAddr, zone: &[u8], transport: Transport, refusal: &Refusal) {
+    let zone = tsig::DisplayName(zone);
+    match refusal {
+        Refusal::Acl { key } => tracing::warn!(
+            client = %peer,
+            zone = %zone,
+            ?transport,
+            key = %key.as_ref().map_or_else(|| "none".to_string(), |k| tsig::name_text(k.as_wire())),
+            "transfer refused: no allow_transfer rule matches"
+        ),
+        Refusal::Tsig { reason, key } => tracing::warn!(
+            client = %peer,
+            zone = %zone,
+            ?transport,
+            key = %tsig::DisplayName(key.as_wire()),
+            reason,
+            "request refused: TSIG did not verify"
+        ),
+    }
 }
 
 fn errno_name(res: i32) -> String {
@@ -390,6 +485,13 @@ impl Core {
             tick_armed: false,
             rejected_connections: 0,
             accept_errors: 0,
+            now_s: unix_now_s(),
+            tsig_pool: Vec::new(),
+            refusal_log: RefusalLog {
+                window_start: now,
+                logged: 0,
+                suppressed: 0,
+            },
         })
     }
 
@@ -458,6 +560,7 @@ impl Core {
             );
             // Dispatch.
             let now = Instant::now();
+            self.now_s = unix_now_s();
             for &(ud, res, flags) in &completions {
                 self.dispatch(ud, res, flags, now);
             }
@@ -706,14 +809,27 @@ impl Core {
             return;
         };
         let msg = &ub.buf[..res as usize];
-        let len = match answer(&self.zones, msg, &mut ub.out, Transport::Udp, peer, true) {
-            Answer::Reply { len, .. } => len,
+        let req = Request {
+            msg,
+            transport: Transport::Udp,
+            peer,
+            transfers_full: true,
+            now_s: self.now_s,
+        };
+        let len = match answer(&self.zones, &req, &mut ub.out) {
+            Answer::Reply { len, refusal, .. } => {
+                if let Some(r) = refusal {
+                    if self.refusal_log.allow(Instant::now()) {
+                        log_refusal(peer, question_name(msg), Transport::Udp, &r);
+                    }
+                }
+                len
+            }
             Answer::Drop | Answer::Transfer(_) => {
                 self.arm_udp_recv(s, b);
                 return;
             }
         };
-        let len = udp_fit(msg, &mut ub.out, len);
         ub.iov.iov_base = ub.out.as_mut_ptr().cast();
         ub.iov.iov_len = len;
         // msg_name and msg_namelen still hold the sender, as recvmsg left them.
@@ -795,14 +911,22 @@ impl Core {
                         ..
                     } = slot;
                     let msg = &recv_buf[range.clone()];
-                    let decision = answer(
-                        &self.zones,
+                    let req = Request {
                         msg,
-                        &mut reply[LENGTH_PREFIX_BYTES..],
-                        Transport::Tcp,
-                        *peer,
+                        transport: Transport::Tcp,
+                        peer: *peer,
                         transfers_full,
-                    );
+                        now_s: self.now_s,
+                    };
+                    let decision = answer(&self.zones, &req, &mut reply[LENGTH_PREFIX_BYTES..]);
+                    if let Answer::Reply {
+                        refusal: Some(r), ..
+                    } = &decision
+                    {
+                        if self.refusal_log.allow(now) {
+                            log_refusal(*peer, question_name(msg), Transport::Tcp, r);
+                        }
+                    }
                     if let Answer::Transfer(t) = &decision {
                         question[..t.question_len].copy_from_slice(&msg[12..12 + t.question_len]);
                     }
@@ -812,7 +936,7 @@ impl Core {
                             self.start_close(index);
                             return;
                         }
-                        Answer::Reply { len, rcode } => {
+                        Answer::Reply { len, rcode, .. } => {
                             write_length_prefix(&mut slot.reply[..], len);
                             slot.reply_len = LENGTH_PREFIX_BYTES + len;
                             slot.reply_sent = 0;
@@ -838,21 +962,41 @@ impl Core {
     }
 
     fn start_transfer(&mut self, index: usize, t: TransferStart, now: Instant) {
-        let slot = &mut self.slots[index];
-        let cursor =
+        let mut cursor =
             TransferCursor::new(t.id, t.flags, t.question_len, t.zone.store.message_count());
+        let signing = t.signer.map(|signer| {
+            cursor = cursor.clone().signed(signer.rr_bytes());
+            // At most max_transfers_per_core buffers exist: one per transfer in flight.
+            let records = self
+                .tsig_pool
+                .pop()
+                .unwrap_or_else(|| vec![0u8; TSIG_RECORDS_BYTES].into_boxed_slice());
+            (signer, records)
+        });
+        let slot = &mut self.slots[index];
         slot.question_len = t.question_len;
         slot.transfer = Some(Transfer {
             zone: t.zone,
             cursor,
             started: now,
             served: t.served,
+            signing,
         });
         self.transfers_active += 1;
     }
 
+    /// A transfer is over (sent, or its connection closed with nothing in flight): its TSIG
+    /// buffer goes back to the pool.
+    fn end_transfer(&mut self, t: Transfer) {
+        if let Some((_, records)) = t.signing {
+            self.tsig_pool.push(records);
+        }
+        self.transfers_active -= 1;
+    }
+
     fn kick_send(&mut self, index: usize, now: Instant) {
         let batch_bytes = self.shared.limits.send_batch_bytes as usize;
+        let now_s = self.now_s;
         let slot = &mut self.slots[index];
         if slot.state != SlotState::Open || slot.send_pending {
             return;
@@ -873,11 +1017,17 @@ impl Core {
                 ..
             } = slot;
             let src = StoreSource(&t.zone.store);
+            let signing = t.signing.as_mut().map(|(signer, records)| Signing {
+                signer,
+                records: &mut records[..],
+                now_s,
+            });
             let mut used = 0;
             t.cursor.fill_with(
                 &src,
                 &question[..*question_len],
                 &mut prefixes[..],
+                signing,
                 SEND_MESSAGES_MAX,
                 batch_bytes,
                 |piece| {
@@ -955,10 +1105,11 @@ impl Core {
                     messages = t.cursor.messages_sent(),
                     bytes = t.cursor.bytes_sent_total(),
                     us = now.duration_since(t.started).as_micros() as u64,
+                    key = %KeyOf(&t),
                     "transfer done"
                 );
                 slot.last_activity = now;
-                self.transfers_active -= 1;
+                self.end_transfer(t);
             }
         }
         self.serve(index, now);
@@ -1021,7 +1172,8 @@ impl Core {
             slot.ops_in_flight, 0,
             "slot freed with operations in flight"
         );
-        if let Some(t) = slot.transfer.take() {
+        let cut_off = slot.transfer.take();
+        if let Some(t) = &cut_off {
             tracing::warn!(
                 client = %slot.peer,
                 zone = %t.zone.origin,
@@ -1030,7 +1182,6 @@ impl Core {
                 bytes = t.cursor.bytes_sent_total(),
                 "transfer cut off before its end"
             );
-            self.transfers_active -= 1;
         }
         slot.state = SlotState::Free;
         slot.fd = -1;
@@ -1040,6 +1191,9 @@ impl Core {
         slot.generation = (slot.generation + 1) & GENERATION_MASK;
         self.free.push(index as u32);
         self.connections_open -= 1;
+        if let Some(t) = cut_off {
+            self.end_transfer(t);
+        }
     }
 
     // ---- timers and stopping ----
@@ -1148,25 +1302,17 @@ impl Core {
     }
 }
 
-/// Over UDP, a reply longer than 512 bytes (or the client's EDNS size) is replaced by its
-/// header and question with TC set (RFC 1035 section 4.2.1, RFC 6891 section 6.2.5).
-fn udp_fit(query: &[u8], out: &mut [u8], len: usize) -> usize {
-    let limit = match xfr_proto::query::parse_query(query) {
-        Ok(q) => q
-            .edns
-            .map_or(512, |e| (e.udp_payload_bytes as usize).max(512)),
-        Err(_) => 512,
-    };
-    if len <= limit {
-        return len;
+/// The question name of a query that parsed far enough to be answered (for log lines).
+fn question_name(msg: &[u8]) -> &[u8] {
+    let q = msg.get(12..).unwrap_or(&[]);
+    let mut at = 0;
+    while let Some(&l) = q.get(at) {
+        if l == 0 || l & 0xC0 != 0 {
+            return &q[..(at + 1).min(q.len())];
+        }
+        at += 1 + l as usize;
     }
-    let qlen = match xfr_proto::query::parse_query(query) {
-        Ok(q) => q.question.len(),
-        Err(_) => 0,
-    };
-    out[2] |= 0x02; // TC
-    out[6..12].fill(0);
-    12 + qlen
+    &[]
 }
 
 /// The ring of one core. Only the core's own thread submits and reaps, and it reaps only in

@@ -1,10 +1,10 @@
 //! The xfrd transfer engine: per-core io_uring rings serving AXFR/IXFR from zone stores.
 //!
-//! What it owns: configuration ([`config`]), access lists ([`acl`]), the zones being served and
-//! their reload ([`zones`]), the answer policy ([`answer`]), the per-core io_uring driver
-//! ([`core`], with handoff protocol v1 receipt in its `handoff` child module), start-up, signals
-//! and shutdown ([`server`]), the serving threads' log buffering ([`logbuf`]). The only
-//! `unsafe` is in [`sys`].
+//! What it owns: configuration ([`config`]), TSIG keys ([`keys`]), access lists ([`acl`]), the
+//! zones being served and their reload ([`zones`]), the answer policy ([`answer`]), the per-core
+//! io_uring driver ([`core`], with handoff protocol v1 receipt in its `handoff` child module),
+//! start-up, signals and shutdown ([`server`]), the serving threads' log buffering ([`logbuf`]).
+//! The only `unsafe` is in [`sys`].
 //! What it does not own: zone parsing and the store format (`zone-store`), query parsing,
 //! framing and the transfer cursor (`xfr-proto`, sans-IO).
 
@@ -12,6 +12,7 @@ pub mod acl;
 pub mod answer;
 pub mod config;
 pub mod core;
+pub mod keys;
 pub mod logbuf;
 pub mod server;
 pub mod sys;

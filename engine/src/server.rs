@@ -44,7 +44,7 @@ pub fn serve(cli: CliOverrides, cfg: Config) -> Result<()> {
     }
     sys::block_signals(&SIGNALS).context("blocking signals")?;
 
-    let (set, errors) = zones::load_all(&cfg.zones, &cfg.store_dir, None);
+    let (set, errors) = zones::load_all(&cfg.zones, cfg.keys.clone(), &cfg.store_dir, None);
     if let Some(e) = errors.into_iter().next() {
         return Err(e.context("loading zones at start-up"));
     }
@@ -240,7 +240,8 @@ fn reload(cli: &CliOverrides, started_with: &Config, shared: &Shared) {
         tracing::warn!("reload: listen addresses, cores and limits take effect only on restart");
     }
     let (current, _) = shared.zones.snapshot();
-    let (set, errors) = zones::load_all(&cfg.zones, &cfg.store_dir, Some(&current));
+    let (set, errors) =
+        zones::load_all(&cfg.zones, cfg.keys.clone(), &cfg.store_dir, Some(&current));
     shared.zones.publish(set);
     tracing::info!(
         errors = errors.len(),

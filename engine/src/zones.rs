@@ -26,6 +26,7 @@ use zone_store::Name;
 
 use crate::acl::Acl;
 use crate::config::ZoneConfig;
+use crate::keys::Keys;
 
 /// One served zone: its configuration and the store of its current version.
 #[derive(Debug)]
@@ -38,26 +39,36 @@ pub struct Zone {
     pub store: Arc<Store>,
 }
 
-/// An immutable set of served zones.
+/// An immutable set of served zones, with the TSIG keys of the configuration it came from.
 #[derive(Debug, Default)]
 pub struct ZoneSet {
     zones: Vec<Arc<Zone>>,
     /// Lower-cased origin wire bytes → index in `zones`.
     by_name: HashMap<Box<[u8]>, usize>,
+    keys: Arc<Keys>,
 }
 
 impl ZoneSet {
-    pub fn new(zones: Vec<Arc<Zone>>) -> ZoneSet {
+    pub fn new(zones: Vec<Arc<Zone>>, keys: Arc<Keys>) -> ZoneSet {
         let by_name = zones
             .iter()
             .enumerate()
             .map(|(i, z)| (z.origin.to_lowercase().as_wire().into(), i))
             .collect();
-        ZoneSet { zones, by_name }
+        ZoneSet {
+            zones,
+            by_name,
+            keys,
+        }
     }
 
     pub fn zones(&self) -> &[Arc<Zone>] {
         &self.zones
+    }
+
+    /// The TSIG keys requests are verified with.
+    pub fn keys(&self) -> &Keys {
+        &self.keys
     }
 
     /// The zone whose apex is `qname` (uncompressed wire, any case). No allocation.
@@ -197,6 +208,7 @@ fn same_file(a: &Path, b: &Path) -> bool {
 /// (reload), and is otherwise left out; each failure is logged and returned.
 pub fn load_all(
     configs: &[ZoneConfig],
+    keys: Arc<Keys>,
     store_dir: &Path,
     previous: Option<&ZoneSet>,
 ) -> (ZoneSet, Vec<anyhow::Error>) {
@@ -248,5 +260,5 @@ pub fn load_all(
         }
     }
     crate::sys::release_free_memory();
-    (ZoneSet::new(zones), errors)
+    (ZoneSet::new(zones, keys), errors)
 }
