@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, runnable on a fresh Debian machine that has only the Rust toolchain.
 #
-# 1. Installs what the interop tests use when it is missing: dig, kdig, knotd, nsd, named and
-#    named-checkzone, from Debian's packages (apt-get needs root; the script uses sudo otherwise).
+# 1. Installs what the interop tests use when it is missing: dig, kdig, knotd, nsd, named,
+#    named-checkzone and dnspython, from Debian's packages (apt-get needs root; the script uses
+#    sudo otherwise).
 # 2. Checks formatting and lints (the same gates a submission must pass).
 # 3. Builds every binary, then runs every test of the workspace.
 #
@@ -15,13 +16,16 @@ missing=()
 for tool in "${need[@]}"; do
     command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] || missing+=("$tool")
 done
+# dnspython, the second TSIG implementation the tests check against, for Debian's python3.
+[ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import dns.tsig' 2>/dev/null || missing+=("python3-dnspython")
 if [ ${#missing[@]} -gt 0 ]; then
     echo "test.sh: installing the peers the tests need (missing: ${missing[*]})" >&2
     sudo=""
     [ "$(id -u)" -eq 0 ] || sudo="sudo"
     export DEBIAN_FRONTEND=noninteractive
     $sudo apt-get update -q
-    $sudo apt-get install -y -q knot nsd bind9 bind9-utils bind9-dnsutils knot-dnsutils
+    $sudo apt-get install -y -q knot nsd bind9 bind9-utils bind9-dnsutils knot-dnsutils \
+        python3 python3-dnspython
 fi
 # The daemons live in /usr/sbin, which a non-root PATH may lack.
 export PATH="$PATH:/usr/sbin:/sbin"

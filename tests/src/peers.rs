@@ -53,6 +53,43 @@ pub enum Role<'a> {
     Primary { zonefile: &'a Path },
 }
 
+/// A TSIG key as the peers' configurations name it.
+#[derive(Clone, Debug)]
+pub struct TsigSpec {
+    /// With the trailing dot: `xfr-key.`.
+    pub name: String,
+    /// `hmac-sha256` and the like.
+    pub algorithm: String,
+    /// Base64.
+    pub secret: String,
+}
+
+impl TsigSpec {
+    /// `ALG:NAME:SECRET`, as `dig -y` and `kdig -y` take it.
+    pub fn dig_arg(&self) -> String {
+        format!("{}:{}:{}", self.algorithm, self.name, self.secret)
+    }
+}
+
+/// How a peer is started beyond its role.
+#[derive(Clone, Debug)]
+pub struct PeerOptions {
+    /// A secondary signs its SOA queries and transfers with this key.
+    pub tsig: Option<TsigSpec>,
+    /// Wait until the peer answers SOA for the zone (a secondary: until it holds the zone).
+    /// Off for a peer that is expected to fail its transfer.
+    pub wait_for_zone: bool,
+}
+
+impl Default for PeerOptions {
+    fn default() -> Self {
+        PeerOptions {
+            tsig: None,
+            wait_for_zone: true,
+        }
+    }
+}
+
 /// Starts `peer` on `ip`:`port` for `zone` (absolute, with the trailing dot) in `dir`.
 /// Returns `None` (the test skips) when the program is missing outside CI.
 pub fn start(
@@ -62,6 +99,19 @@ pub fn start(
     zone: &str,
     role: Role<'_>,
     dir: &Path,
+) -> Result<Option<PeerServer>> {
+    start_with(peer, ip, port, zone, role, dir, &PeerOptions::default())
+}
+
+/// [`start`] with options.
+pub fn start_with(
+    peer: Peer,
+    ip: &str,
+    port: u16,
+    zone: &str,
+    role: Role<'_>,
+    dir: &Path,
+    opts: &PeerOptions,
 ) -> Result<Option<PeerServer>> {
     let Some(prog) = require_program(peer.program()) else {
         return Ok(None);
@@ -83,11 +133,19 @@ pub fn start(
     let d = dir.display();
     let zf = zonefile.display();
     let mut cmd = Command::new(prog);
+    let key = opts.tsig.as_ref();
     match peer {
         Peer::Knot => {
+            let key_part = key.map_or(String::new(), |k| {
+                format!(
+                    "key:\n  - id: {}\n    algorithm: {}\n    secret: {}\n",
+                    k.name, k.algorithm, k.secret
+                )
+            });
+            let remote_key = key.map_or(String::new(), |k| format!("    key: {}\n", k.name));
             let zone_part = if is_secondary {
                 format!(
-                    "remote:\n  - id: primary\n    address: {}@{}\n\
+                    "{key_part}remote:\n  - id: primary\n    address: {}@{}\n{remote_key}\
                      acl:\n  - id: notify_in\n    address: {}\n    action: notify\n  - id: xfr_out\n    address: [127.0.0.0/8, ::1]\n    action: transfer\n\
                      zone:\n  - domain: {zone}\n    file: \"{zf}\"\n    master: primary\n    acl: [notify_in, xfr_out]\n    zonefile-load: none\n",
                     primary.0, primary.1, primary.0
@@ -109,9 +167,16 @@ pub fn start(
             cmd.arg("-c").arg(&conf);
         }
         Peer::Nsd => {
+            let key_part = key.map_or(String::new(), |k| {
+                format!(
+                    "key:\n    name: \"{}\"\n    algorithm: {}\n    secret: \"{}\"\n",
+                    k.name, k.algorithm, k.secret
+                )
+            });
+            let key_name = key.map_or("NOKEY".to_string(), |k| k.name.clone());
             let zone_part = if is_secondary {
                 format!(
-                    "    request-xfr: {}@{} NOKEY\n    allow-notify: {} NOKEY\n    provide-xfr: 127.0.0.0/8 NOKEY\n    provide-xfr: ::1 NOKEY\n",
+                    "    request-xfr: {}@{} {key_name}\n    allow-notify: {} NOKEY\n    provide-xfr: 127.0.0.0/8 NOKEY\n    provide-xfr: ::1 NOKEY\n",
                     primary.0, primary.1, primary.0
                 )
             } else {
@@ -124,16 +189,23 @@ pub fn start(
                      username: \"\"\n    chroot: \"\"\n    pidfile: \"{d}/nsd.pid\"\n    xfrdfile: \"{d}/xfrd.state\"\n\
                      zonelistfile: \"{d}/zone.list\"\n    xfrdir: \"{d}\"\n    logfile: \"{d}/nsd.log\"\n    verbosity: 2\n\
                      server-count: 1\n\
-                     remote-control:\n    control-enable: no\n\
+                     remote-control:\n    control-enable: no\n{key_part}\
                      zone:\n    name: {zone}\n    zonefile: \"{zf}\"\n{zone_part}"
                 ),
             )?;
             cmd.arg("-d").arg("-c").arg(&conf);
         }
         Peer::Bind => {
+            let key_part = key.map_or(String::new(), |k| {
+                format!(
+                    "key \"{}\" {{ algorithm {}; secret \"{}\"; }};\n",
+                    k.name, k.algorithm, k.secret
+                )
+            });
+            let primary_key = key.map_or(String::new(), |k| format!(" key \"{}\"", k.name));
             let zone_part = if is_secondary {
                 format!(
-                    "zone \"{zone}\" {{ type secondary; primaries {{ {} port {}; }}; file \"{zf}\"; }};\n",
+                    "{key_part}zone \"{zone}\" {{ type secondary; primaries {{ {} port {}{primary_key}; }}; file \"{zf}\"; }};\n",
                     primary.0, primary.1
                 )
             } else {
@@ -157,8 +229,17 @@ pub fn start(
         }
     }
     let mut proc = Proc::spawn(peer.program(), cmd, dir.join("peer.log"))?;
-    // The server is ready when it answers SOA for the zone (a secondary: once it has the zone).
     let _ = zone_bare;
+    if !opts.wait_for_zone {
+        return Ok(Some(PeerServer {
+            peer,
+            ip: ip.to_string(),
+            port,
+            dir: dir.to_path_buf(),
+            proc,
+        }));
+    }
+    // The server is ready when it answers SOA for the zone (a secondary: once it has the zone).
     wait_until(
         Duration::from_secs(60),
         &format!("{} to answer SOA for {zone}", peer.program()),
