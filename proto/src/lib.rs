@@ -5,7 +5,8 @@
 //! and verification over byte slices ([`tsig`]), TCP
 //! length-prefixed framing over a caller-owned buffer ([`framing`]) and the transfer cursor that
 //! turns a stored sequence of message bodies into the exact byte stream of an AXFR response,
-//! surviving any sequence of partial writes ([`cursor`]).
+//! surviving any sequence of partial writes ([`cursor`]), and NOTIFY out: which NOTIFY goes to
+//! whom and when, retries and pacing ([`notify`]).
 //!
 //! What it does not own: sockets, io_uring, clocks, mmaps and zone data. It reads no clock (the
 //! caller passes time where it matters), does no I/O and allocates nothing on the transfer path:
@@ -15,6 +16,7 @@
 
 pub mod cursor;
 pub mod framing;
+pub mod notify;
 pub mod query;
 pub mod response;
 pub mod tsig;

@@ -1,6 +1,7 @@
 //! Parsing a DNS query as a zone-transfer server sees it.
 //!
-//! Accepted: a standard query (OPCODE 0, QR 0) with exactly one question (RFC 9619: QDCOUNT
+//! Accepted: a standard query (OPCODE 0) or a NOTIFY (OPCODE 4, RFC 1996), QR 0, with exactly
+//! one question (RFC 9619: QDCOUNT
 //! must be 1), whose QNAME is written uncompressed (a compression pointer in the question has
 //! nothing to point at: FORMERR). Records in the other sections are walked, compressed names
 //! allowed: the authority SOA of an IXFR query gives the client's serial (RFC 1995 section 3,
@@ -14,8 +15,8 @@
 //! echo it (RFC 5936 section 2.2).
 
 use crate::wire::{
-    read_u16, read_u32, FLAG_QR, HEADER_BYTES, NAME_BYTES_MAX, OPCODE_MASK, OPCODE_QUERY,
-    OPCODE_SHIFT, RCODE_FORMERR, RCODE_NOTIMP, TYPE_IXFR, TYPE_OPT, TYPE_SOA, TYPE_TSIG,
+    read_u16, read_u32, FLAG_QR, HEADER_BYTES, NAME_BYTES_MAX, OPCODE_MASK, OPCODE_NOTIFY,
+    OPCODE_QUERY, OPCODE_SHIFT, RCODE_FORMERR, RCODE_NOTIMP, TYPE_IXFR, TYPE_OPT, TYPE_SOA, TYPE_TSIG,
 };
 
 /// A parsed query. Borrowed from the caller's receive buffer.
@@ -24,6 +25,8 @@ pub struct Query<'a> {
     pub id: u16,
     /// The request's header flags as received (opcode, RD, CD...; RCODE bits included).
     pub flags: u16,
+    /// [`OPCODE_QUERY`] or [`OPCODE_NOTIFY`].
+    pub opcode: u8,
     /// QNAME, uncompressed wire format as written.
     pub qname: &'a [u8],
     pub qtype: u16,
@@ -125,7 +128,7 @@ pub fn parse_query(msg: &[u8]) -> Result<Query<'_>, QueryError> {
     let qtype = read_u16(msg, qname_end);
     let qclass = read_u16(msg, qname_end + 2);
     let opcode = ((flags & OPCODE_MASK) >> OPCODE_SHIFT) as u8;
-    if opcode != OPCODE_QUERY {
+    if opcode != OPCODE_QUERY && opcode != OPCODE_NOTIFY {
         return Err(QueryError::OpcodeNotImplemented {
             reply: ErrorReply {
                 id,
@@ -184,6 +187,7 @@ pub fn parse_query(msg: &[u8]) -> Result<Query<'_>, QueryError> {
     Ok(Query {
         id,
         flags,
+        opcode,
         qname: &msg[HEADER_BYTES..qname_end],
         qtype,
         qclass,
@@ -372,10 +376,15 @@ mod tests {
     #[test]
     fn other_opcodes_are_notimp_with_question() {
         let mut m = query_bytes(1, EXAMPLE, TYPE_SOA);
-        m[2] = 0x20; // opcode 4, NOTIFY
+        m[2] = 0x28; // opcode 5, UPDATE
         let r = parse_query(&m).unwrap_err().reply().unwrap();
         assert_eq!(r.rcode, RCODE_NOTIMP);
         assert_eq!(r.question, Some((12, m.len())));
+        m[2] = 0x20; // opcode 4, NOTIFY
+        let q = parse_query(&m).unwrap();
+        assert_eq!((q.opcode, q.qtype), (OPCODE_NOTIFY, TYPE_SOA));
+        m[2] = 0;
+        assert_eq!(parse_query(&m).unwrap().opcode, OPCODE_QUERY);
     }
 
     #[test]

@@ -20,6 +20,8 @@ pub const OPCODE_MASK: u16 = 0x7800;
 pub const OPCODE_SHIFT: u16 = 11;
 
 pub const OPCODE_QUERY: u8 = 0;
+/// NOTIFY (RFC 1996).
+pub const OPCODE_NOTIFY: u8 = 4;
 
 pub const RCODE_NOERROR: u8 = 0;
 pub const RCODE_FORMERR: u8 = 1;
