@@ -122,7 +122,10 @@ mod tests {
             ),
         ];
         for (t, want) in bad {
-            let e = format!("{:#}", Keys::resolve(std::slice::from_ref(&t), dir.path()).unwrap_err());
+            let e = format!(
+                "{:#}",
+                Keys::resolve(std::slice::from_ref(&t), dir.path()).unwrap_err()
+            );
             assert!(e.contains(&t.name) && e.contains(want), "{e}");
             assert!(!e.contains(SECRET), "{e}");
         }

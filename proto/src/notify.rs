@@ -329,7 +329,10 @@ mod tests {
         let mut out = Vec::new();
         build_notify(&mut out, 7, ZONE, 3600, SOA, None, 0);
         let q = parse_query(&out).unwrap();
-        assert_eq!((q.id, q.opcode, q.qtype, q.qname), (7, OPCODE_NOTIFY, TYPE_SOA, ZONE));
+        assert_eq!(
+            (q.id, q.opcode, q.qtype, q.qname),
+            (7, OPCODE_NOTIFY, TYPE_SOA, ZONE)
+        );
         assert_eq!(read_u16(&out, 6), 1);
         assert!(out.ends_with(SOA));
         assert!(!is_notify_response(&out));
@@ -372,7 +375,11 @@ mod tests {
                 }
             }
         }
-        let to1: Vec<_> = sent.iter().filter(|s| s.0 == 1).map(|s| (s.1, s.2)).collect();
+        let to1: Vec<_> = sent
+            .iter()
+            .filter(|s| s.0 == 1)
+            .map(|s| (s.1, s.2))
+            .collect();
         assert_eq!(to1, vec![(1, 0), (2, 100), (3, 200)]);
         assert!(events.contains(&Event::Failed {
             zone: ZONE.into(),
@@ -433,7 +440,16 @@ mod tests {
             max_per_second: 2,
         };
         let mut n = Notifier::new(policy, 3);
-        n.notify(ZONE, 1, 60, SOA, &[target(1), target(2), target(3)], None, 0, 0);
+        n.notify(
+            ZONE,
+            1,
+            60,
+            SOA,
+            &[target(1), target(2), target(3)],
+            None,
+            0,
+            0,
+        );
         n.notify(ZONE, 2, 60, SOA, &[target(1)], None, 0, 0);
         assert_eq!(n.pending(), 3);
         let mut out = Vec::new();
