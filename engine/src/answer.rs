@@ -4,7 +4,9 @@
 //! |---|---|
 //! | malformed (but with a header), a TSIG record misplaced or malformed | FORMERR, the question echoed when it parsed |
 //! | a response (QR=1), or shorter than a header | nothing (UDP) / connection closed (TCP) |
-//! | opcode other than QUERY | NOTIMP |
+//! | opcode other than QUERY and NOTIFY | NOTIMP |
+//! | NOTIFY for a served zone | NOERROR, AA, the question echoed (RFC 1996 section 4.7: we are its primary; the sender stops retrying) |
+//! | NOTIFY for any other name | NOTAUTH |
 //! | signed with an unknown key or algorithm | NOTAUTH, TSIG error BADKEY, unsigned (RFC 8945 section 5.2.1) |
 //! | signed, MAC does not verify | NOTAUTH, BADSIG, unsigned (5.2.2) |
 //! | signed, time outside the fudge | NOTAUTH, BADTIME, signed, the server's time in the TSIG other data (5.2.3) |
@@ -33,8 +35,8 @@ use xfr_proto::query::{parse_query, Query};
 use xfr_proto::response::{write_error_response, write_rcode_response, write_soa_answer};
 use xfr_proto::tsig::{self, NameBuf, RequestRefusal, ResponseSigner, VerifiedRequest};
 use xfr_proto::wire::{
-    read_u16, CLASS_IN, FLAG_TC, HEADER_BYTES, MESSAGE_BYTES_MAX, RCODE_NOTAUTH, RCODE_NOTIMP,
-    RCODE_REFUSED, RCODE_SERVFAIL, TYPE_AXFR, TYPE_IXFR, TYPE_SOA,
+    read_u16, CLASS_IN, FLAG_AA, FLAG_TC, HEADER_BYTES, MESSAGE_BYTES_MAX, OPCODE_NOTIFY,
+    RCODE_NOTAUTH, RCODE_NOTIMP, RCODE_REFUSED, RCODE_SERVFAIL, TYPE_AXFR, TYPE_IXFR, TYPE_SOA,
 };
 
 use crate::zones::{Zone, ZoneSet};
@@ -281,11 +283,26 @@ pub fn answer(zones: &ZoneSet, req: &Request<'_>, out: &mut [u8]) -> Answer {
     let zone = match zones.find(q.qname) {
         Some(z) if q.qclass == CLASS_IN => z,
         _ => {
-            let rcode = if is_xfr { RCODE_NOTAUTH } else { RCODE_REFUSED };
+            // RFC 1996 section 3.10 and what knotd and NSD do: NOTAUTH for a NOTIFY of a zone
+            // the server does not serve.
+            let rcode = if is_xfr || q.opcode == OPCODE_NOTIFY {
+                RCODE_NOTAUTH
+            } else {
+                RCODE_REFUSED
+            };
             let written = rcode_reply(out, rcode);
             return reply(out, written, rcode, None);
         }
     };
+    if q.opcode == OPCODE_NOTIFY {
+        // We are this zone's primary: a NOTIFY tells us nothing, but the sender waits for the
+        // response to stop retrying (RFC 1996 section 4.7).
+        let written = rcode_reply(out, 0);
+        if written.is_ok() {
+            out[2] |= (FLAG_AA >> 8) as u8;
+        }
+        return reply(out, written, 0, None);
+    }
     let soa =
         |out: &mut [u8]| write_soa_answer(out, &q, zone.store.soa_ttl(), zone.store.soa_rdata());
     match q.qtype {
@@ -378,6 +395,8 @@ mod tests {
             file,
             allow_transfer: acl,
             store,
+            notify: Vec::new(),
+            notify_key: None,
         });
         let keys = Arc::new(Keys::from_keys(vec![key()]));
         (dir, ZoneSet::new(vec![zone], keys))
@@ -437,6 +456,26 @@ mod tests {
             _ => Vec::new(),
         };
         (a, bytes)
+    }
+
+    #[test]
+    fn notify_is_answered_for_served_zones_only() {
+        let (_d, set) = zones(Acl::loopback());
+        let mut q = query(TYPE_SOA, CLASS_IN, None);
+        q[2] = (q[2] & !0x78) | (OPCODE_NOTIFY << 3);
+        q[2] |= 0x04; // AA, as a NOTIFY carries
+        let (a, out) = ask(&set, &q, Transport::Udp, "192.0.2.9", false);
+        assert_eq!(rcode_of(&a), Some(0));
+        assert_eq!((out[2] >> 3) & 0x0F, OPCODE_NOTIFY, "opcode echoed");
+        assert_ne!(out[2] & 0x80, 0, "QR");
+        assert_ne!(out[2] & 0x04, 0, "AA");
+        assert_eq!(read_u16(&out, 4), 1, "question echoed");
+        assert_eq!(read_u16(&out, 6), 0, "no answer");
+
+        let mut other = q.clone();
+        other[13..20].copy_from_slice(b"EXAMPLF");
+        let (a, _) = ask(&set, &other, Transport::Udp, "192.0.2.9", false);
+        assert_eq!(rcode_of(&a), Some(RCODE_NOTAUTH));
     }
 
     #[test]

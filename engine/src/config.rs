@@ -70,6 +70,68 @@ pub struct FileConfig {
     pub zones: Vec<ZoneFileConfig>,
     #[serde(default, rename = "key")]
     pub keys: Vec<KeyFileConfig>,
+    #[serde(default)]
+    pub notify: NotifyConfig,
+    #[serde(default)]
+    pub ixfr: IxfrConfig,
+}
+
+/// `[notify]`: how NOTIFYs are retried and paced (RFC 1996).
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct NotifyConfig {
+    pub attempts: u32,
+    pub retry_interval_ms: u64,
+    pub max_per_second: u32,
+}
+
+impl Default for NotifyConfig {
+    fn default() -> Self {
+        let p = xfr_proto::notify::NotifyPolicy::default();
+        NotifyConfig {
+            attempts: p.attempts,
+            retry_interval_ms: p.retry_interval_ms,
+            max_per_second: p.max_per_second,
+        }
+    }
+}
+
+impl NotifyConfig {
+    pub fn policy(&self) -> xfr_proto::notify::NotifyPolicy {
+        xfr_proto::notify::NotifyPolicy {
+            attempts: self.attempts,
+            retry_interval_ms: self.retry_interval_ms,
+            max_per_second: self.max_per_second,
+        }
+    }
+}
+
+/// Versions of a zone's IXFR history kept (RFC 1995 leaves it to the server; knotd keeps a
+/// journal bounded by size, BIND by size too): 20 covers a secondary that missed a day of
+/// hourly changes.
+pub const IXFR_MAX_VERSIONS_DEFAULT: usize = 20;
+/// An incremental answer larger than this times the AXFR is sent AXFR-style instead: past that
+/// point the diff costs the secondary more than the zone.
+pub const IXFR_MAX_RATIO_DEFAULT: f64 = 1.0;
+
+/// `[ixfr]`: the journal's bounds.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct IxfrConfig {
+    pub max_versions: usize,
+    /// Bytes of rendered diffs kept per zone; absent: the size of the zone's AXFR.
+    pub max_journal_bytes: Option<u64>,
+    pub max_ratio: f64,
+}
+
+impl Default for IxfrConfig {
+    fn default() -> Self {
+        IxfrConfig {
+            max_versions: IXFR_MAX_VERSIONS_DEFAULT,
+            max_journal_bytes: None,
+            max_ratio: IXFR_MAX_RATIO_DEFAULT,
+        }
+    }
 }
 
 /// A `[[key]]` table: a TSIG key.
@@ -202,14 +264,50 @@ pub struct ZoneFileConfig {
     pub file: PathBuf,
     #[serde(default)]
     pub allow_transfer: Option<Vec<AclEntry>>,
+    /// Secondaries told of each new serial: "ADDR:PORT" (or "ADDR": port 53).
+    #[serde(default)]
+    pub notify: Vec<String>,
+    /// The `[[key]]` NOTIFYs for this zone are signed with.
+    #[serde(default)]
+    pub notify_key: Option<String>,
+    /// "keep" (default: a changed file whose serial did not increase is not served) or
+    /// "increment" (xfrd bumps the serial).
+    #[serde(default)]
+    pub serial_policy: Option<String>,
+}
+
+/// What to do with a changed zone file whose SOA serial did not increase.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SerialPolicy {
+    /// Keep serving the old version, and log why.
+    #[default]
+    Keep,
+    /// Serve the new content with the old serial + 1.
+    Increment,
 }
 
 /// One zone to serve, resolved.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct ZoneConfig {
     pub origin: zone_store::Name,
     pub file: PathBuf,
     pub allow_transfer: Acl,
+    pub notify: Vec<SocketAddr>,
+    pub notify_key: Option<xfr_proto::tsig::Key>,
+    pub serial_policy: SerialPolicy,
+}
+
+impl ZoneConfig {
+    fn new(origin: zone_store::Name, file: PathBuf, allow_transfer: Acl) -> ZoneConfig {
+        ZoneConfig {
+            origin,
+            file,
+            allow_transfer,
+            notify: Vec::new(),
+            notify_key: None,
+            serial_policy: SerialPolicy::Keep,
+        }
+    }
 }
 
 /// The handoff socket file's mode unless configured: only xfrd's own user may connect (the
@@ -232,6 +330,8 @@ pub struct Config {
     pub zones: Vec<ZoneConfig>,
     /// The TSIG keys, shared with every zone set built from this configuration.
     pub keys: Arc<Keys>,
+    pub notify: NotifyConfig,
+    pub ixfr: IxfrConfig,
 }
 
 /// What the command line said (see `main.rs`).
@@ -305,28 +405,51 @@ pub fn resolve(cli: &CliOverrides) -> Result<Config> {
                 .with_context(|| format!("zone {}: allow_transfer", z.origin))?,
             None => default_acl.clone(),
         };
-        zones.push(ZoneConfig {
-            origin: parse_origin(&z.origin)?,
-            file: base.join(&z.file),
-            allow_transfer,
-        });
+        let mut zc = ZoneConfig::new(parse_origin(&z.origin)?, base.join(&z.file), allow_transfer);
+        for t in &z.notify {
+            zc.notify.push(
+                parse_target(t)
+                    .with_context(|| format!("zone {}: notify target `{t}`", z.origin))?,
+            );
+        }
+        if let Some(name) = &z.notify_key {
+            zc.notify_key = Some(
+                keys.find_by_text(name)
+                    .with_context(|| {
+                        format!(
+                            "zone {}: notify_key `{name}` is not defined in a [[key]] table",
+                            z.origin
+                        )
+                    })?
+                    .clone(),
+            );
+        }
+        zc.serial_policy = match z.serial_policy.as_deref() {
+            None | Some("keep") => SerialPolicy::Keep,
+            Some("increment") => SerialPolicy::Increment,
+            Some(other) => bail!(
+                "zone {}: serial_policy `{other}`: expected \"keep\" or \"increment\"",
+                z.origin
+            ),
+        };
+        zones.push(zc);
     }
     for spec in &cli.zones {
         let Some((origin, file)) = spec.split_once('=') else {
             bail!("--zone `{spec}`: expected ORIGIN=ZONEFILE");
         };
-        zones.push(ZoneConfig {
-            origin: parse_origin(origin)?,
-            file: PathBuf::from(file),
-            allow_transfer: default_acl.clone(),
-        });
+        zones.push(ZoneConfig::new(
+            parse_origin(origin)?,
+            PathBuf::from(file),
+            default_acl.clone(),
+        ));
     }
     if zones.is_empty() {
-        zones.push(ZoneConfig {
-            origin: parse_origin("example.com.")?,
-            file: example_zone(),
-            allow_transfer: default_acl.clone(),
-        });
+        zones.push(ZoneConfig::new(
+            parse_origin("example.com.")?,
+            example_zone(),
+            default_acl.clone(),
+        ));
     }
     for (i, z) in zones.iter().enumerate() {
         if zones[..i]
@@ -351,6 +474,14 @@ pub fn resolve(cli: &CliOverrides) -> Result<Config> {
         Some(0) | None => available,
         Some(n) => n,
     };
+    let notify = file.notify;
+    if notify.attempts == 0 || notify.max_per_second == 0 {
+        bail!("notify: attempts and max_per_second must be at least 1");
+    }
+    let ixfr = file.ixfr;
+    if !(ixfr.max_ratio.is_finite() && ixfr.max_ratio >= 0.0) {
+        bail!("ixfr: max_ratio must be a number of at least 0");
+    }
     let limits = file.limits;
     if limits.max_connections_per_core == 0 || limits.max_transfers_per_core == 0 {
         bail!("limits: max_connections_per_core and max_transfers_per_core must be at least 1");
@@ -380,7 +511,20 @@ pub fn resolve(cli: &CliOverrides) -> Result<Config> {
         limits,
         zones,
         keys,
+        notify,
+        ixfr,
     })
+}
+
+/// A NOTIFY target: "ADDR:PORT", "[V6]:PORT", or a bare address (port 53).
+fn parse_target(text: &str) -> Result<SocketAddr> {
+    if let Ok(a) = text.parse::<SocketAddr>() {
+        return Ok(a);
+    }
+    match text.parse::<std::net::IpAddr>() {
+        Ok(ip) => Ok(SocketAddr::new(ip, 53)),
+        Err(_) => bail!("expected ADDR:PORT, [V6ADDR]:PORT or an address"),
+    }
 }
 
 /// An access list from its config entries; every key named must be defined.

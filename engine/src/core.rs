@@ -36,6 +36,7 @@ use anyhow::{Context, Result};
 use io_uring::{cqueue, opcode, squeue, types, IoUring};
 use xfr_proto::cursor::{MessageSource, Signing, TransferCursor, PREFIX_BYTES};
 use xfr_proto::framing::{consume, frame, write_length_prefix, LENGTH_PREFIX_BYTES};
+use xfr_proto::notify::is_notify_response;
 use xfr_proto::tsig::{self, ResponseSigner};
 use xfr_proto::wire::QUESTION_BYTES_MAX;
 use zone_store::store::Store;
@@ -345,6 +346,8 @@ pub struct Shared {
     pub started: std::sync::Barrier,
     /// Round-robin counter that spreads front-end connections across cores.
     pub next_front_end: std::sync::atomic::AtomicUsize,
+    /// The notifier: NOTIFY responses received on the serving sockets go there.
+    pub notify: Arc<crate::notify::Notify>,
 }
 
 /// The sockets a core serves, created (and bound) before the core starts.
@@ -809,6 +812,14 @@ impl Core {
             return;
         };
         let msg = &ub.buf[..res as usize];
+        if is_notify_response(msg) {
+            if let Some(from) = sys::sockaddr_to(&ub.addr) {
+                let from = std::net::SocketAddr::new(from.ip().to_canonical(), from.port());
+                self.shared.notify.forward_response(from, msg);
+            }
+            self.arm_udp_recv(s, b);
+            return;
+        }
         let req = Request {
             msg,
             transport: Transport::Udp,

@@ -3,7 +3,8 @@
 //! What it owns: configuration ([`config`]), TSIG keys ([`keys`]), access lists ([`acl`]), the
 //! zones being served and their reload ([`zones`]), the answer policy ([`answer`]), the per-core
 //! io_uring driver ([`core`], with handoff protocol v1 receipt in its `handoff` child module),
-//! start-up, signals and shutdown ([`server`]), the serving threads' log buffering ([`logbuf`]).
+//! start-up, signals and shutdown ([`server`]), NOTIFY out ([`notify`]), the serving threads' log
+//! buffering ([`logbuf`]).
 //! The only `unsafe` is in [`sys`].
 //! What it does not own: zone parsing and the store format (`zone-store`), query parsing,
 //! framing and the transfer cursor (`xfr-proto`, sans-IO).
@@ -14,6 +15,7 @@ pub mod config;
 pub mod core;
 pub mod keys;
 pub mod logbuf;
+pub mod notify;
 pub mod server;
 pub mod sys;
 pub mod zones;

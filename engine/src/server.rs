@@ -18,8 +18,9 @@ use anyhow::{bail, Context, Result};
 
 use crate::config::{self, CliOverrides, Config};
 use crate::core::{self, Core, CoreSockets, Shared};
+use crate::notify::{Announce, Notify};
 use crate::sys;
-use crate::zones::{self, SharedZones};
+use crate::zones::{self, SharedZones, ZoneSet};
 
 const SIGNALS: [libc::c_int; 3] = [libc::SIGHUP, libc::SIGTERM, libc::SIGINT];
 
@@ -48,19 +49,6 @@ pub fn serve(cli: CliOverrides, cfg: Config) -> Result<()> {
     if let Some(e) = errors.into_iter().next() {
         return Err(e.context("loading zones at start-up"));
     }
-    let shared = Arc::new(Shared {
-        zones: SharedZones::new(set),
-        stop: AtomicBool::new(false),
-        stop_now: AtomicBool::new(false),
-        limits: cfg.limits,
-        handoff_uids: cfg.handoff_uids.clone(),
-        ring_fds: (0..cfg.cores)
-            .map(|_| std::sync::atomic::AtomicI32::new(-1))
-            .collect(),
-        next_front_end: std::sync::atomic::AtomicUsize::new(0),
-        started: std::sync::Barrier::new(cfg.cores),
-    });
-
     // Sockets: bind every address on every core. Port 0 is resolved by the first bind and
     // reused by the others, so all cores share one port per address.
     let mut listen: Vec<SocketAddr> = cfg.listen.clone();
@@ -98,6 +86,22 @@ pub fn serve(cli: CliOverrides, cfg: Config) -> Result<()> {
         }
     }
 
+    let notify_stop = Arc::new(AtomicBool::new(false));
+    let notify = Notify::start(cfg.notify.policy(), &per_core[0].udp, notify_stop.clone())?;
+    let shared = Arc::new(Shared {
+        zones: SharedZones::new(set),
+        stop: AtomicBool::new(false),
+        stop_now: AtomicBool::new(false),
+        limits: cfg.limits,
+        handoff_uids: cfg.handoff_uids.clone(),
+        ring_fds: (0..cfg.cores)
+            .map(|_| std::sync::atomic::AtomicI32::new(-1))
+            .collect(),
+        next_front_end: std::sync::atomic::AtomicUsize::new(0),
+        started: std::sync::Barrier::new(cfg.cores),
+        notify,
+    });
+
     let core_ids = core_affinity::get_core_ids().unwrap_or_default();
     let mut threads = Vec::with_capacity(cfg.cores);
     for (i, sockets) in per_core.into_iter().enumerate() {
@@ -122,6 +126,11 @@ pub fn serve(cli: CliOverrides, cfg: Config) -> Result<()> {
     let addrs: Vec<String> = listen.iter().map(ToString::to_string).collect();
     tracing::info!(listen = %addrs.join(" "), cores = cfg.cores, store_dir = %cfg.store_dir.display(), "xfrd serving");
 
+    // Secondaries hear of every zone at start-up: one of them may have missed the serial a
+    // previous run announced, and one that is up to date answers and checks nothing more.
+    let (set, _) = shared.zones.snapshot();
+    announce_changed(&shared, &set, None);
+
     let handoff_path = cfg.handoff.clone();
     {
         let shared = shared.clone();
@@ -142,6 +151,7 @@ pub fn serve(cli: CliOverrides, cfg: Config) -> Result<()> {
         shared.stop.store(true, Ordering::Release);
         shared.stop_now.store(true, Ordering::Release);
     }
+    notify_stop.store(true, Ordering::Release);
     if let Some(path) = &handoff_path {
         let _ = std::fs::remove_file(path);
     }
@@ -243,11 +253,37 @@ fn reload(cli: &CliOverrides, started_with: &Config, shared: &Shared) {
     let (set, errors) =
         zones::load_all(&cfg.zones, cfg.keys.clone(), &cfg.store_dir, Some(&current));
     shared.zones.publish(set);
+    let (published, _) = shared.zones.snapshot();
+    announce_changed(shared, &published, Some(&current));
     tracing::info!(
         errors = errors.len(),
         ms = started.elapsed().as_millis() as u64,
         "reload done"
     );
+}
+
+/// Queues a NOTIFY for every zone of `set` with targets whose serial differs from the one in
+/// `previous` (every zone when there is none).
+fn announce_changed(shared: &Shared, set: &ZoneSet, previous: Option<&ZoneSet>) {
+    for z in set.zones() {
+        if z.notify.is_empty() {
+            continue;
+        }
+        let before = previous
+            .and_then(|p| p.find(z.origin.as_wire()))
+            .map(|p| p.store.serial());
+        if before == Some(z.store.serial()) {
+            continue;
+        }
+        shared.notify.announce(Announce {
+            zone: z.origin.as_wire().into(),
+            serial: z.store.serial(),
+            soa_ttl: z.store.soa_ttl(),
+            soa_rdata: z.store.soa_rdata().into(),
+            targets: z.notify.clone(),
+            key: z.notify_key.clone(),
+        });
+    }
 }
 
 /// Checks the configuration and the kernel without serving (used by `--check`).

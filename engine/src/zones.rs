@@ -37,6 +37,10 @@ pub struct Zone {
     pub file: PathBuf,
     pub allow_transfer: Acl,
     pub store: Arc<Store>,
+    /// Secondaries told of each new serial.
+    pub notify: Vec<std::net::SocketAddr>,
+    /// The key NOTIFYs are signed with.
+    pub notify_key: Option<xfr_proto::tsig::Key>,
 }
 
 /// An immutable set of served zones, with the TSIG keys of the configuration it came from.
@@ -239,6 +243,8 @@ pub fn load_all(
                     file: cfg.file.clone(),
                     allow_transfer: cfg.allow_transfer.clone(),
                     store,
+                    notify: cfg.notify.clone(),
+                    notify_key: cfg.notify_key.clone(),
                 }));
             }
             Err(e) => {
@@ -251,6 +257,8 @@ pub fn load_all(
                             file: p.file.clone(),
                             allow_transfer: cfg.allow_transfer.clone(),
                             store: p.store.clone(),
+                            notify: cfg.notify.clone(),
+                            notify_key: cfg.notify_key.clone(),
                         }));
                     }
                     None => tracing::error!(zone = %cfg.origin, "{e:#}; zone not served"),
