@@ -171,6 +171,23 @@ impl Proc {
         lines[lines.len().saturating_sub(40)..].join("\n")
     }
 
+    /// The whole log.
+    pub fn full_log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Sends signal `name` (`HUP`, `TERM`...) with kill(1).
+    pub fn signal(&self, name: &str) -> Result<()> {
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.pid().to_string())
+            .status()?;
+        if !status.success() {
+            bail!("kill -{name} {} failed", self.pid());
+        }
+        Ok(())
+    }
+
     /// Fails with the log if the process has exited.
     pub fn check_running(&mut self) -> Result<()> {
         if let Some(status) = self.child.try_wait()? {
