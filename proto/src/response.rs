@@ -148,6 +148,39 @@ pub fn write_soa_answer(
     Ok(pos)
 }
 
+/// Writes an authoritative answer to `query` whose answer section is a stored body of
+/// `ancount` records (an IXFR that fits one UDP message): the body's compression pointers
+/// assume the header and the question precede it, as they do here.
+pub fn write_stored_answer(
+    out: &mut [u8],
+    query: &Query<'_>,
+    body: &[u8],
+    ancount: u16,
+) -> Result<usize, ResponseError> {
+    let with_opt = query.edns.is_some();
+    let qlen = query.question.len();
+    let needed = HEADER_BYTES + qlen + body.len() + if with_opt { OPT_BYTES } else { 0 };
+    check(out, needed)?;
+    write_header(
+        out,
+        query.id,
+        response_flags(query.flags, 0, true),
+        1,
+        ancount,
+        with_opt as u16,
+    );
+    let mut pos = HEADER_BYTES;
+    out[pos..pos + qlen].copy_from_slice(query.question);
+    pos += qlen;
+    out[pos..pos + body.len()].copy_from_slice(body);
+    pos += body.len();
+    if with_opt {
+        write_opt(&mut out[pos..]);
+        pos += OPT_BYTES;
+    }
+    Ok(pos)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -179,6 +212,21 @@ mod tests {
         assert_eq!(&rr[..2], &[0xC0, 12]);
         assert_eq!(read_u16(rr, 10) as usize, rdata.len());
         assert_eq!(&rr[12..], rdata);
+    }
+
+    #[test]
+    fn stored_answer_layout() {
+        let m = query(TYPE_SOA);
+        let q = parse_query(&m).unwrap();
+        let body = [0xC0, 12, 0, 6, 0, 1, 0, 0, 0, 60, 0, 0];
+        let mut out = [0u8; 512];
+        let n = write_stored_answer(&mut out, &q, &body, 1).unwrap();
+        assert_eq!(n, 12 + q.question.len() + body.len());
+        assert_eq!(read_u16(&out, 2), FLAG_QR | FLAG_AA | FLAG_RD | FLAG_CD);
+        assert_eq!(&out[4..12], &[0, 1, 0, 1, 0, 0, 0, 0]);
+        assert_eq!(&out[12 + q.question.len()..n], &body);
+        let e = write_stored_answer(&mut out[..30], &q, &body, 1);
+        assert!(matches!(e, Err(ResponseError::BufferTooSmall { .. })));
     }
 
     #[test]
