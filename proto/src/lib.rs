@@ -6,7 +6,9 @@
 //! length-prefixed framing over a caller-owned buffer ([`framing`]) and the transfer cursor that
 //! turns a stored sequence of message bodies into the exact byte stream of an AXFR response,
 //! surviving any sequence of partial writes ([`cursor`]), and NOTIFY out: which NOTIFY goes to
-//! whom and when, retries and pacing ([`notify`]).
+//! whom and when, retries and pacing ([`notify`]). For clients and tools (xfr-bench, xfr-zone,
+//! the tests): reading and building whole messages, names decompressed, records walked, queries
+//! built, records in canonical form ([`message`]).
 //!
 //! What it does not own: sockets, io_uring, clocks, mmaps and zone data. It reads no clock (the
 //! caller passes time where it matters), does no I/O and allocates nothing on the transfer path:
@@ -16,6 +18,7 @@
 
 pub mod cursor;
 pub mod framing;
+pub mod message;
 pub mod notify;
 pub mod query;
 pub mod response;
