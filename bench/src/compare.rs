@@ -26,9 +26,10 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context as _};
 use clap::Args;
 use serde::Serialize;
+use xfr_proto::message;
+use xfr_proto::wire::TYPE_SOA;
 
 use crate::load::{self, LoadConfig, Mode, Report};
-use crate::wire;
 
 /// How long a server may take from start to answering SOA for both zones. named needs about
 /// 4 s for a 1M-record zone here (FINDINGS.md); a slow disk or a debug build may need more.
@@ -195,12 +196,12 @@ fn version_of(bin: &Path, args: &[&str]) -> String {
 
 /// Ask for the zone's SOA over UDP, then TCP; true when one answers NOERROR with a SOA.
 fn answers_soa(addr: SocketAddr, zone: &str) -> bool {
-    let Ok(qname) = wire::name_to_wire(zone) else {
+    let Some(qname) = message::text_to_wire(zone) else {
         return false;
     };
-    let q = wire::build_query(0x5eed, &qname, wire::TYPE_SOA, None);
+    let q = message::build_query(0x5eed, &qname, TYPE_SOA, None);
     let ok = |m: &[u8]| {
-        wire::Header::parse(m)
+        message::Header::parse(m)
             .map(|h| h.id == 0x5eed && h.is_response() && h.rcode() == 0 && h.ancount > 0)
             .unwrap_or(false)
     };

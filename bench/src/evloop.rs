@@ -92,7 +92,7 @@ enum Phase {
 }
 
 /// One transfer in flight on its own connection.
-struct Conn<'k> {
+struct Conn {
     stream: TcpStream,
     phase: Phase,
     /// The query with its TCP length prefix.
@@ -104,13 +104,13 @@ struct Conn<'k> {
     now_s: u64,
     ttfb: Option<Duration>,
     bytes: u64,
-    xfr: Transfer<'k>,
+    xfr: Transfer,
 }
 
 /// One of the thread's connections: the transfer in flight (None when the run is over for
 /// it) and the incomplete frame carried from one read to the next (its capacity is reused).
-struct Slot<'k> {
-    conn: Option<Conn<'k>>,
+struct Slot {
+    conn: Option<Conn>,
     partial: Vec<u8>,
 }
 
@@ -227,10 +227,10 @@ fn earliest_deadline(slots: &[Slot]) -> Instant {
 /// Close the slot's transfer (if any) and start its next one. Returns false when the run has
 /// no transfer left for it. A transfer that fails to start is counted and the next claimed,
 /// so this is bounded by the transfer count and the duration.
-fn start<'k>(
-    ctx: &'k Ctx,
+fn start(
+    ctx: &Ctx,
     poll: &Poll,
-    slot: &mut Slot<'k>,
+    slot: &mut Slot,
     token: usize,
     ids: &mut u32,
     st: &mut WorkerStats,
@@ -255,7 +255,7 @@ fn start<'k>(
 }
 
 /// Start a non-blocking connect and register it; the query is sent once it is connected.
-fn open<'k>(ctx: &'k Ctx, poll: &Poll, token: usize, id: u16) -> Result<Conn<'k>, XfrError> {
+fn open(ctx: &Ctx, poll: &Poll, token: usize, id: u16) -> Result<Conn, XfrError> {
     let t0 = Instant::now();
     let connect_err = |e: std::io::Error| XfrError::Connect(e.to_string());
     let s = crate::sys::tcp_socket(&ctx.cfg.target, ctx.cfg.rcvbuf, true).map_err(connect_err)?;
@@ -428,7 +428,12 @@ pub(crate) fn soa_udp_worker(ctx: &Ctx, socks: usize, seed: u32) -> WorkerStats 
         }
     }
     let mut events = Events::with_capacity(socks.clamp(16, 1024));
-    let mut q = crate::wire::build_query(0, &ctx.zone_wire, crate::wire::TYPE_SOA, None);
+    let mut q = xfr_proto::message::build_query(
+        0,
+        ctx.zone_wire.as_wire(),
+        xfr_proto::wire::TYPE_SOA,
+        None,
+    );
     let mut rbuf = vec![0u8; 65535];
     let mut ids = seed | 1;
     let mut active = 0usize;

@@ -31,12 +31,14 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use anyhow::Context as _;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
-use crate::tsig::{self, ResponseVerifier};
-use crate::wire::{self, Header, TYPE_AXFR, TYPE_IXFR, TYPE_SOA};
 use crate::xfr::{Kind, Outcome, Step, Transfer, XfrError};
+use xfr_proto::message::{self, Header, NameBuf};
+use xfr_proto::tsig::{self, ResponseVerifier, UnsignedRun};
+use xfr_proto::wire::{TYPE_AXFR, TYPE_IXFR, TYPE_SOA};
 
 /// Bytes asked of each read(2). Large reads keep the syscall count per transfer low: a
 /// 60 MB AXFR takes about 240 reads when the socket has data queued.
@@ -284,7 +286,7 @@ impl WorkerStats {
 
 pub(crate) struct Ctx<'a> {
     pub(crate) cfg: &'a LoadConfig,
-    pub(crate) zone_wire: Vec<u8>,
+    pub(crate) zone_wire: NameBuf,
     deadline: Instant,
     claimed: AtomicU64,
     done: AtomicU64,
@@ -369,16 +371,18 @@ pub(crate) struct Done {
 }
 
 /// The query of one transfer (signed with --tsig) and its response verifier.
-pub(crate) fn xfr_query<'k>(ctx: &'k Ctx, id: u16) -> (Vec<u8>, Transfer<'k>) {
+pub(crate) fn xfr_query(ctx: &Ctx, id: u16) -> (Vec<u8>, Transfer) {
     let cfg = ctx.cfg;
     let (qtype, kind, serial) = match cfg.mode {
         Mode::Ixfr { serial } => (TYPE_IXFR, Kind::Ixfr(serial), Some(serial)),
         _ => (TYPE_AXFR, Kind::Axfr, None),
     };
-    let mut q = wire::build_query(id, &ctx.zone_wire, qtype, serial);
+    let mut q = message::build_query(id, ctx.zone_wire.as_wire(), qtype, serial);
+    // Gaps of unsigned messages as RFC 8945 section 5.3.1 allows them (NSD signs one message
+    // in a hundred or so); each signed one is verified over all since the last.
     let verifier = cfg.tsig.as_ref().map(|k| {
-        let mac = k.sign_query(&mut q, now_unix_s());
-        ResponseVerifier::new(k, mac)
+        let mac = tsig::sign_request(k, &mut q, now_unix_s());
+        ResponseVerifier::new(k, mac, UnsignedRun::Rfc8945)
     });
     (q, Transfer::new(kind, id, cfg.verify, verifier))
 }
@@ -477,7 +481,7 @@ fn read_response(
     s: &mut TcpStream,
     buf: &mut [u8],
     t0: Instant,
-    mut xfr: Transfer<'_>,
+    mut xfr: Transfer,
 ) -> Result<Done, XfrError> {
     let cfg = ctx.cfg;
     let (mut start, mut end) = (0usize, 0usize);
@@ -577,11 +581,11 @@ pub(crate) fn check_soa_answer(msg: &[u8], id: u16) -> Result<(), XfrError> {
     if h.rcode() != 0 {
         return Err(XfrError::Rcode(h.rcode()));
     }
-    let pos = wire::skip_questions(msg, h.qdcount).map_err(XfrError::Malformed)?;
+    let pos = message::skip_questions(msg, h.qdcount).map_err(XfrError::Malformed)?;
     if h.ancount == 0 {
         return Err(XfrError::FirstNotSoa);
     }
-    let (rec, _) = wire::read_record(msg, pos).map_err(XfrError::Malformed)?;
+    let rec = message::read_record(msg, pos).map_err(XfrError::Malformed)?;
     if rec.rtype != TYPE_SOA {
         return Err(XfrError::FirstNotSoa);
     }
@@ -607,7 +611,7 @@ fn soa_udp_worker(ctx: &Ctx, seed: u32) -> WorkerStats {
             return st;
         }
     };
-    let mut q = wire::build_query(0, &ctx.zone_wire, TYPE_SOA, None);
+    let mut q = message::build_query(0, ctx.zone_wire.as_wire(), TYPE_SOA, None);
     let mut rbuf = vec![0u8; 65535];
     let mut ids = seed | 1;
     while ctx.claim().is_some() {
@@ -642,7 +646,7 @@ fn soa_tcp_worker(ctx: &Ctx, seed: u32) -> WorkerStats {
     let cfg = ctx.cfg;
     let mut st = WorkerStats::new();
     let mut conn: Option<TcpStream> = None;
-    let mut q = wire::build_query(0, &ctx.zone_wire, TYPE_SOA, None);
+    let mut q = message::build_query(0, ctx.zone_wire.as_wire(), TYPE_SOA, None);
     let mut frame = Vec::with_capacity(q.len() + 2);
     let mut rbuf = vec![0u8; 65535];
     let mut ids = seed | 1;
@@ -687,7 +691,10 @@ fn soa_tcp_worker(ctx: &Ctx, seed: u32) -> WorkerStats {
 /// Run the configured load and return the report.
 pub fn run(cfg: &LoadConfig) -> anyhow::Result<Report> {
     anyhow::ensure!(cfg.concurrency > 0, "--concurrency must be at least 1");
-    let zone_wire = wire::name_to_wire(&cfg.zone).map_err(|e| anyhow::anyhow!(e))?;
+    let zone_wire = message::text_to_wire(&cfg.zone)
+        .as_deref()
+        .and_then(NameBuf::new)
+        .with_context(|| format!("--zone {:?} is not a domain name", cfg.zone))?;
     let mut cores = core_affinity::get_core_ids().unwrap_or_default();
     if !cfg.client_cores.is_empty() {
         cores.retain(|c| cfg.client_cores.contains(&c.id));

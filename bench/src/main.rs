@@ -9,8 +9,6 @@ mod load;
 mod procstat;
 mod svg;
 mod sys;
-mod tsig;
-mod wire;
 mod xfr;
 
 use std::net::SocketAddr;
@@ -95,7 +93,9 @@ struct LoadArgs {
     /// Per transfer: connect, each read, and the whole transfer, in seconds.
     #[arg(long, default_value_t = 30.0)]
     timeout: f64,
-    /// TSIG key NAME:ALG:SECRET (hmac-sha256, hmac-sha384, hmac-sha512; secret in base64).
+    /// TSIG key NAME:ALG:SECRET (or ALG:NAME:SECRET, as with dig -y; hmac-sha1, hmac-sha224,
+    /// hmac-sha256, hmac-sha384 or hmac-sha512; secret in base64). The query is signed and the
+    /// MAC chain of the response verified message by message (RFC 8945 section 5.4).
     #[arg(long)]
     tsig: Option<String>,
     /// Check every transfer: framing, IDs, SOA first and last, one serial, record count and
@@ -140,10 +140,12 @@ fn run_load(
     handoff_socket: Option<PathBuf>,
     handoff_conns: usize,
 ) -> anyhow::Result<()> {
-    let tsig = match &a.tsig {
-        Some(s) => Some(tsig::Key::parse(s).map_err(|e| anyhow::anyhow!(e))?),
-        None => None,
-    };
+    let tsig = a
+        .tsig
+        .as_deref()
+        .map(xfr_proto::tsig::Key::parse_spec)
+        .transpose()
+        .context("--tsig")?;
     anyhow::ensure!(
         tsig.is_none() || !matches!(mode, load::Mode::Soa { .. }),
         "--tsig applies to axfr and ixfr"

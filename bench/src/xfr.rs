@@ -9,8 +9,9 @@
 
 use xxhash_rust::xxh3::xxh3_64;
 
-use crate::tsig::{ResponseVerifier, TsigError};
-use crate::wire::{self, Header, WireError, HEADER_LEN, TYPE_SOA};
+use xfr_proto::message::{self, Header, MessageError, Records};
+use xfr_proto::tsig::{ResponseError, ResponseVerifier};
+use xfr_proto::wire::{HEADER_BYTES, TYPE_SOA};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -33,7 +34,7 @@ pub enum XfrError {
     },
     NotResponse,
     Rcode(u8),
-    Malformed(WireError),
+    Malformed(MessageError),
     FirstNotSoa,
     /// A SOA with another serial where the transfer should end, or serials differ between
     /// transfers of the same zone.
@@ -50,7 +51,7 @@ pub enum XfrError {
         got: u64,
     },
     DigestMismatch,
-    Tsig(TsigError),
+    Tsig(ResponseError),
     /// The engine answered a handoff with this non-zero status.
     HandoffRejected(u8),
 }
@@ -70,8 +71,8 @@ impl XfrError {
             XfrError::Rcode(5) => "rcode_refused",
             XfrError::Rcode(9) => "rcode_notauth",
             XfrError::Rcode(_) => "rcode_other",
-            XfrError::Malformed(WireError::Short) => "malformed_short",
-            XfrError::Malformed(WireError::TrailingBytes) => "malformed_length",
+            XfrError::Malformed(MessageError::NoHeader(_)) => "malformed_short",
+            XfrError::Malformed(MessageError::TrailingBytes(_)) => "malformed_length",
             XfrError::Malformed(_) => "malformed",
             XfrError::FirstNotSoa => "first_not_soa",
             XfrError::SerialMismatch { .. } => "serial_mismatch",
@@ -100,7 +101,7 @@ impl std::fmt::Display for XfrError {
                 write!(f, "SOA serial {got}, expected {want}")
             }
             XfrError::CountMismatch { want, got } => write!(f, "{got} records, expected {want}"),
-            XfrError::Tsig(t) => write!(f, "TSIG: {t:?}"),
+            XfrError::Tsig(t) => write!(f, "TSIG: {t}"),
             other => f.write_str(other.kind()),
         }
     }
@@ -145,11 +146,11 @@ pub struct Outcome {
     pub digest: Option<Digest>,
 }
 
-pub struct Transfer<'k> {
+pub struct Transfer {
     kind: Kind,
     query_id: u16,
     verify: bool,
-    tsig: Option<ResponseVerifier<'k>>,
+    tsig: Option<ResponseVerifier>,
     shape: Shape,
     messages: u64,
     /// Answer records seen so far.
@@ -170,13 +171,8 @@ fn serial_newer(a: u32, b: u32) -> bool {
     a != b && (a.wrapping_sub(b) as i32) > 0
 }
 
-impl<'k> Transfer<'k> {
-    pub fn new(
-        kind: Kind,
-        query_id: u16,
-        verify: bool,
-        tsig: Option<ResponseVerifier<'k>>,
-    ) -> Self {
+impl Transfer {
+    pub fn new(kind: Kind, query_id: u16, verify: bool, tsig: Option<ResponseVerifier>) -> Self {
         Transfer {
             kind,
             query_id,
@@ -226,7 +222,7 @@ impl<'k> Transfer<'k> {
             return Err(XfrError::Rcode(h.rcode()));
         }
         if let Some(v) = self.tsig.as_mut() {
-            v.on_message(msg, now_s).map_err(XfrError::Tsig)?;
+            v.verify(msg, now_s).map_err(XfrError::Tsig)?;
         }
         self.messages += 1;
         // The cheap path (AXFR without --verify or TSIG): after the first record (the SOA),
@@ -242,15 +238,16 @@ impl<'k> Transfer<'k> {
         if cheap && self.seen == 0 && h.ancount > 1 {
             // The first message: only its first record (the SOA, whose serial and tail the
             // end is recognised by) is read, unless the message could also end the transfer.
-            let pos = wire::skip_questions(msg, h.qdcount).map_err(XfrError::Malformed)?;
-            let (rec, _) = wire::read_record(msg, pos).map_err(XfrError::Malformed)?;
+            let pos = message::skip_questions(msg, h.qdcount).map_err(XfrError::Malformed)?;
+            let rec = message::read_record(msg, pos).map_err(XfrError::Malformed)?;
             if rec.rtype != TYPE_SOA {
                 return Err(XfrError::FirstNotSoa);
             }
-            let serial = wire::soa_serial(msg, &rec).map_err(XfrError::Malformed)?;
-            let end = rec.rdata_pos + rec.rdlen;
-            let tail = &msg[end - 20..end];
-            if msg[msg.len() - 20..] != *tail {
+            let serial = rec.soa_serial(msg).map_err(XfrError::Malformed)?;
+            let tail = rec
+                .soa_tail(msg)
+                .expect("an SOA whose serial reads has a tail");
+            if msg[msg.len() - tail.len()..] != *tail {
                 self.soa_tail.copy_from_slice(tail);
                 self.first_serial = serial;
                 self.first_serial_soas = 1;
@@ -261,15 +258,16 @@ impl<'k> Transfer<'k> {
         }
         if cheap
             && self.seen > 0
-            && (msg.len() < HEADER_LEN + 20 || msg[msg.len() - 20..] != self.soa_tail)
+            && (msg.len() < HEADER_BYTES + 20 || msg[msg.len() - 20..] != self.soa_tail)
         {
             self.seen += h.ancount as u64;
             return Ok(Step::More);
         }
-        let mut pos = wire::skip_questions(msg, h.qdcount).map_err(XfrError::Malformed)?;
+        let mut pos = message::skip_questions(msg, h.qdcount).map_err(XfrError::Malformed)?;
         let an = h.ancount as usize;
         for i in 0..an {
-            let (rec, next) = wire::read_record(msg, pos).map_err(XfrError::Malformed)?;
+            let rec = message::read_record(msg, pos).map_err(XfrError::Malformed)?;
+            let next = rec.rdata_end;
             if self.done {
                 return Err(XfrError::RecordsAfterFinalSoa);
             }
@@ -277,10 +275,11 @@ impl<'k> Transfer<'k> {
             self.seen += 1;
             let mut ends = false;
             if rec.rtype == TYPE_SOA {
-                let serial = wire::soa_serial(msg, &rec).map_err(XfrError::Malformed)?;
+                let serial = rec.soa_serial(msg).map_err(XfrError::Malformed)?;
                 if index == 0 {
-                    let end = rec.rdata_pos + rec.rdlen;
-                    self.soa_tail.copy_from_slice(&msg[end - 20..end]);
+                    self.soa_tail = *rec
+                        .soa_tail(msg)
+                        .expect("an SOA whose serial reads has a tail");
                     self.first_serial = serial;
                     self.first_serial_soas = 1;
                     if let Kind::Ixfr(client) = self.kind {
@@ -331,7 +330,7 @@ impl<'k> Transfer<'k> {
                 }
             } else if self.verify {
                 self.scratch.clear();
-                wire::canonical_record(msg, &rec, &mut self.scratch)
+                message::write_canonical(msg, &rec, &mut self.scratch)
                     .map_err(XfrError::Malformed)?;
                 let h = xxh3_64(&self.scratch);
                 self.digest.sum = self.digest.sum.wrapping_add(h);
@@ -341,20 +340,30 @@ impl<'k> Transfer<'k> {
         }
         if !self.done || pos != msg.len() {
             // Authority and additional (OPT, TSIG) are walked so the length is checked.
-            for _ in 0..(h.nscount as usize + h.arcount as usize) {
-                pos = wire::read_record(msg, pos).map_err(XfrError::Malformed)?.1;
+            let mut rest = Records::new(msg, pos, h.nscount as usize + h.arcount as usize);
+            for rec in rest.by_ref() {
+                rec.map_err(XfrError::Malformed)?;
             }
+            pos = rest.pos();
         }
-        if pos != msg.len() {
-            return Err(XfrError::Malformed(WireError::TrailingBytes));
+        message::check_end(msg, pos).map_err(XfrError::Malformed)?;
+        if !self.done {
+            return Ok(Step::More);
         }
-        Ok(if self.done { Step::Done } else { Step::More })
+        // RFC 8945 section 5.3.1: the last message of a response is signed, whatever gaps
+        // came before it.
+        if self.tsig.as_ref().is_some_and(|v| !v.ends_signed()) {
+            return Err(XfrError::Tsig(ResponseError::Missing));
+        }
+        Ok(Step::Done)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use xfr_proto::tsig::{self, UnsignedRun};
+    use xfr_proto::wire::TYPE_AXFR;
 
     /// Build a response message with the given answer records (owner "ex.", uncompressed).
     fn msg(id: u16, answers: &[(u16, Vec<u8>)]) -> Vec<u8> {
@@ -427,7 +436,7 @@ mod tests {
             m.push(0);
             let r = t.on_message(&m, 0);
             if verify {
-                assert_eq!(r, Err(XfrError::Malformed(WireError::TrailingBytes)));
+                assert_eq!(r, Err(XfrError::Malformed(MessageError::TrailingBytes(1))));
             } else {
                 assert_eq!(r, Ok(Step::More));
             }
@@ -483,6 +492,64 @@ mod tests {
         );
         assert_eq!(t.on_message(&msg(5, &[a(3), soa(3)]), 0), Ok(Step::Done));
         assert_eq!((t.outcome().records, t.outcome().serial), (4, 3));
+    }
+
+    /// A key, a signed AXFR query for ID 5, and the server's signer for its answer.
+    fn signed_exchange() -> (tsig::Key, ResponseVerifier, tsig::ResponseSigner) {
+        let key = tsig::Key::parse_spec("k.:hmac-sha256:c2VjcmV0c2VjcmV0").unwrap();
+        let mut q = message::build_query(5, b"\x02ex\x00", TYPE_AXFR, None);
+        let mac = tsig::sign_request(&key, &mut q, 1000);
+        let rr = tsig::find_record(&q).unwrap().unwrap();
+        let request = tsig::verify_request(&q, &rr, |_| Some(&key), 1000).unwrap();
+        let signer = tsig::ResponseSigner::new(&request);
+        let verifier = ResponseVerifier::new(&key, mac, UnsignedRun::Rfc8945);
+        (key, verifier, signer)
+    }
+
+    /// `m` signed; `unsigned` are the messages sent unsigned since the last signed one, which
+    /// its MAC covers too (RFC 8945 section 5.3.1).
+    fn sign(signer: &mut tsig::ResponseSigner, unsigned: &[u8], mut m: Vec<u8>) -> Vec<u8> {
+        let mut rr = [0u8; tsig::RR_BYTES_MAX];
+        let n = signer.sign(&[unsigned, &m], 1000, &mut rr);
+        m.extend_from_slice(&rr[..n]);
+        m[11] += 1; // ARCOUNT
+        m
+    }
+
+    #[test]
+    fn tsig_chain_is_verified_on_every_message() {
+        let (_, verifier, mut signer) = signed_exchange();
+        let m1 = sign(&mut signer, &[], msg(5, &[soa(1), a(1)]));
+        let m2 = msg(5, &[a(2)]); // a gap, as RFC 8945 section 5.3.1 allows
+        let m3 = sign(&mut signer, &m2, msg(5, &[a(3), soa(1)]));
+        let mut t = Transfer::new(Kind::Axfr, 5, true, Some(verifier.clone()));
+        assert_eq!(t.on_message(&m1, 1010), Ok(Step::More));
+        assert_eq!(t.on_message(&m2, 1010), Ok(Step::More));
+        assert_eq!(t.on_message(&m3, 1010), Ok(Step::Done));
+        assert_eq!(t.outcome().records, 4);
+        // One byte changed in the unsigned message breaks the next MAC.
+        let mut bad = m2.clone();
+        let n = bad.len();
+        bad[n - 1] ^= 1;
+        let mut t = Transfer::new(Kind::Axfr, 5, true, Some(verifier.clone()));
+        assert_eq!(t.on_message(&m1, 1010), Ok(Step::More));
+        assert_eq!(t.on_message(&bad, 1010), Ok(Step::More));
+        assert_eq!(
+            t.on_message(&m3, 1010),
+            Err(XfrError::Tsig(ResponseError::BadSig))
+        );
+        // Outside the fudge window, and a stream whose last message is unsigned.
+        let mut t = Transfer::new(Kind::Axfr, 5, false, Some(verifier.clone()));
+        assert_eq!(
+            t.on_message(&m1, 5000),
+            Err(XfrError::Tsig(ResponseError::BadTime))
+        );
+        let mut t = Transfer::new(Kind::Axfr, 5, false, Some(verifier));
+        assert_eq!(t.on_message(&m1, 1010), Ok(Step::More));
+        assert_eq!(
+            t.on_message(&msg(5, &[a(2), soa(1)]), 1010),
+            Err(XfrError::Tsig(ResponseError::Missing))
+        );
     }
 
     #[test]

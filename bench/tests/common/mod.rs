@@ -9,6 +9,9 @@ use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use xfr_proto::message::{self, Header};
+use xfr_proto::wire::TYPE_SOA;
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_xfr-bench");
 
 /// A peer program, or None (skip) when missing outside CI; in CI a missing peer fails.
@@ -106,25 +109,20 @@ pub fn start_knot(zones: &[(&str, &Path)], tsig: Option<(&str, &str, &str)>) -> 
 }
 
 pub fn name_wire(name: &str) -> Vec<u8> {
-    let mut w = Vec::new();
-    for l in name.trim_end_matches('.').split('.') {
-        w.push(l.len() as u8);
-        w.extend_from_slice(l.as_bytes());
-    }
-    w.push(0);
-    w
+    message::text_to_wire(name).unwrap_or_else(|| panic!("{name:?} is not a domain name"))
 }
 
 fn soa_answers(port: u16, origin: &str) -> bool {
     let s = UdpSocket::bind("127.0.0.1:0").unwrap();
     s.set_read_timeout(Some(Duration::from_millis(200)))
         .unwrap();
-    let mut q = vec![0x12, 0x34, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0];
-    q.extend_from_slice(&name_wire(origin));
-    q.extend_from_slice(&[0, 6, 0, 1]);
+    let q = message::build_query(0x1234, &name_wire(origin), TYPE_SOA, None);
     s.send_to(&q, ("127.0.0.1", port)).unwrap();
     let mut b = [0u8; 1500];
-    matches!(s.recv(&mut b), Ok(n) if n > 12 && b[3] & 0xf == 0 && b[7] > 0)
+    let Ok(n) = s.recv(&mut b) else {
+        return false;
+    };
+    Header::parse(&b[..n]).is_ok_and(|h| h.rcode() == 0 && h.ancount > 0)
 }
 
 /// Run xfr-bench with `args`; returns the output and the parsed --json report (if written).
@@ -200,12 +198,8 @@ fn read_query(s: &mut std::net::TcpStream) -> Option<(u16, Vec<u8>)> {
     s.read_exact(&mut lb).ok()?;
     let mut q = vec![0u8; u16::from_be_bytes(lb) as usize];
     s.read_exact(&mut q).ok()?;
-    let id = u16::from_be_bytes([q[0], q[1]]);
-    let mut p = 12;
-    while q[p] != 0 {
-        p += 1 + q[p] as usize;
-    }
-    Some((id, q[12..p + 5].to_vec()))
+    let q = xfr_proto::parse_query(&q).ok()?;
+    Some((q.id, q.question.to_vec()))
 }
 
 /// A scripted server on 127.0.0.1 that serves at most `max_conns` connections, then stops.
