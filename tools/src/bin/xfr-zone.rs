@@ -2,13 +2,12 @@
 //!
 //! `dump` and `inspect` read a store back through code that shares nothing with the renderer:
 //! every message is rebuilt as the engine sends it (12-byte header, the question for the
-//! origin, the stored body), read by this tool's own strict wire reader ([`wire`]) and by
-//! hickory-proto's `Message::from_vec`, and the two must agree.
+//! origin, the stored body), read by xfr-proto's strict message reader
+//! ([`xfr_proto::message::read_answers`]: pointers only backwards and only into the body) and
+//! by hickory-proto's `Message::from_vec`, and the two must agree.
 
 #[path = "xfr-zone/present.rs"]
 mod present;
-#[path = "xfr-zone/wire.rs"]
-mod wire;
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -20,11 +19,11 @@ use anyhow::{bail, ensure, Context, Result};
 use clap::{Parser, Subcommand};
 use hickory_proto::op::Message;
 use hickory_proto::rr::Record as HRecord;
+use xfr_proto::message::{self, Answer, DisplayName, Header};
+use xfr_proto::wire::{FLAG_AA, FLAG_QR};
 use zone_store::compile::{compile, CompileOptions};
 use zone_store::store::Store;
 use zone_store::{rtype, Name};
-
-use wire::WireRecord;
 
 #[derive(Parser)]
 #[command(
@@ -192,11 +191,7 @@ fn full_message(store: &Store, i: usize) -> (Vec<u8>, usize, u16) {
     let m = store.message(i);
     let origin = store.origin().as_wire();
     let mut buf = Vec::with_capacity(12 + origin.len() + 4 + m.body.len());
-    buf.extend_from_slice(&[0, 0]); // ID
-    buf.extend_from_slice(&[0x84, 0x00]); // QR, AA; RCODE 0
-    buf.extend_from_slice(&1u16.to_be_bytes()); // QDCOUNT
-    buf.extend_from_slice(&m.ancount.to_be_bytes());
-    buf.extend_from_slice(&[0, 0, 0, 0]); // NSCOUNT, ARCOUNT
+    buf.extend_from_slice(&answer_header(m.ancount).to_bytes());
     buf.extend_from_slice(origin);
     buf.extend_from_slice(&rtype::AXFR.to_be_bytes());
     buf.extend_from_slice(&store.class().to_be_bytes());
@@ -206,6 +201,18 @@ fn full_message(store: &Store, i: usize) -> (Vec<u8>, usize, u16) {
     (buf, base, m.ancount)
 }
 
+/// The header of a transfer message with `ancount` answers: ID 0, QR and AA, NOERROR.
+fn answer_header(ancount: u16) -> Header {
+    Header {
+        id: 0,
+        flags: FLAG_QR | FLAG_AA,
+        qdcount: 1,
+        ancount,
+        nscount: 0,
+        arcount: 0,
+    }
+}
+
 fn open_store(path: &Path) -> Result<(Store, Duration)> {
     let t = Instant::now();
     let store = Store::open(path).with_context(|| format!("opening store {}", path.display()))?;
@@ -213,7 +220,7 @@ fn open_store(path: &Path) -> Result<(Store, Duration)> {
 }
 
 /// Checks the transfer's shape: the first record is the SOA and the last is the same SOA.
-fn check_soa_bracket(store: &Store, first: &WireRecord, last: &WireRecord) -> Result<()> {
+fn check_soa_bracket(store: &Store, first: &Answer, last: &Answer) -> Result<()> {
     ensure!(
         first.rtype == rtype::SOA,
         "the transfer does not start with the SOA"
@@ -238,12 +245,12 @@ fn cmd_dump(path: &Path, generic: bool) -> Result<()> {
     let stdout = io::stdout();
     let mut out = BufWriter::with_capacity(1 << 20, stdout.lock());
     let mut text = String::with_capacity(1 << 16);
-    let mut first_soa: Option<WireRecord> = None;
+    let mut first_soa: Option<Answer> = None;
     let mut records = 0u64;
     let mut hickory_failures = 0usize;
     for i in 0..n {
         let (msg, base, ancount) = full_message(&store, i);
-        let mut recs = wire::read_answers(&msg, base, ancount)
+        let mut recs = message::read_answers(&msg, base, ancount)
             .with_context(|| format!("message {i} of {n}"))?;
         // hickory-proto's view of every record: from the whole message, or, where it rejects
         // the message, record by record (it refuses any RDATA of length 0 outside UPDATE,
@@ -269,7 +276,7 @@ fn cmd_dump(path: &Path, generic: bool) -> Result<()> {
                                 eprintln!(
                                     "xfr-zone: note: hickory-proto cannot decode {} {} ({e}); \
                                      printed in generic form",
-                                    r.owner,
+                                    DisplayName(r.owner.as_wire()),
                                     present::type_text(r.rtype)
                                 );
                             }
@@ -326,10 +333,10 @@ const HICKORY_FAILURES_SHOWN: usize = 10;
 
 /// One record alone in a message (header, question, the record uncompressed), for
 /// hickory-proto when it rejects the message the record came in.
-fn single_record_message(store: &Store, r: &WireRecord) -> Vec<u8> {
+fn single_record_message(store: &Store, r: &Answer) -> Vec<u8> {
     let origin = store.origin().as_wire();
     let mut buf = Vec::with_capacity(12 + origin.len() + 4 + r.uncompressed_bytes());
-    buf.extend_from_slice(&[0, 0, 0x84, 0x00, 0, 1, 0, 1, 0, 0, 0, 0]);
+    buf.extend_from_slice(&answer_header(1).to_bytes());
     buf.extend_from_slice(origin);
     buf.extend_from_slice(&rtype::AXFR.to_be_bytes());
     buf.extend_from_slice(&store.class().to_be_bytes());
@@ -343,7 +350,7 @@ fn single_record_message(store: &Store, r: &WireRecord) -> Vec<u8> {
 }
 
 /// hickory-proto must see the same records as the wire reader.
-fn check_agrees(answers: &[HRecord], recs: &[WireRecord]) -> Result<()> {
+fn check_agrees(answers: &[HRecord], recs: &[Answer]) -> Result<()> {
     ensure!(
         answers.len() == recs.len(),
         "hickory-proto reads {} answers, the wire reader {}",
@@ -351,7 +358,7 @@ fn check_agrees(answers: &[HRecord], recs: &[WireRecord]) -> Result<()> {
         recs.len()
     );
     for (h, r) in answers.iter().zip(recs) {
-        let mut owner = Vec::with_capacity(r.owner.wire_len());
+        let mut owner = Vec::with_capacity(r.owner.as_wire().len());
         let mut enc = hickory_proto::serialize::binary::BinEncoder::new(&mut owner);
         enc.set_name_encoding(hickory_proto::serialize::binary::NameEncoding::Uncompressed);
         hickory_proto::serialize::binary::BinEncodable::emit(&h.name, &mut enc)
@@ -362,7 +369,7 @@ fn check_agrees(answers: &[HRecord], recs: &[WireRecord]) -> Result<()> {
                 && h.ttl == r.ttl
                 && u16::from(h.dns_class) == r.class,
             "hickory-proto reads {h} where the wire reader reads {} {} {}",
-            r.owner,
+            DisplayName(r.owner.as_wire()),
             r.ttl,
             r.rtype
         );
@@ -381,11 +388,11 @@ fn cmd_inspect(path: &Path) -> Result<()> {
     let mut wire_bytes = 0u64;
     let mut uncompressed_bytes = 0u64;
     let mut transfer_records = 0u64;
-    let mut first_soa: Option<WireRecord> = None;
+    let mut first_soa: Option<Answer> = None;
     let t_walk = Instant::now();
     for i in 0..n {
         let (msg, base, ancount) = full_message(&store, i);
-        let recs = wire::read_answers(&msg, base, ancount)
+        let recs = message::read_answers(&msg, base, ancount)
             .with_context(|| format!("message {i} of {n}"))?;
         if i == 0 {
             first_soa = recs.first().cloned();

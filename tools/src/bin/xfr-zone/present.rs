@@ -22,9 +22,8 @@ use std::fmt::Write as _;
 
 use hickory_proto::rr::Record as HRecord;
 use hickory_proto::serialize::binary::{BinEncodable, BinEncoder, NameEncoding};
+use xfr_proto::message::{Answer, DisplayName};
 use zone_store::rtype;
-
-use crate::wire::WireRecord;
 
 /// Types printed in presentation form by default.
 pub const PRESENTATION_TYPES: &[u16] = &[
@@ -63,11 +62,11 @@ pub fn type_text(ty: u16) -> String {
 }
 
 /// Appends the record as one line in RFC 3597 generic form.
-pub fn write_generic(out: &mut String, rec: &WireRecord) {
+pub fn write_generic(out: &mut String, rec: &Answer) {
     let _ = write!(
         out,
         "{}\t{}\t{}\tTYPE{}\t\\# {}",
-        rec.owner,
+        DisplayName(rec.owner.as_wire()),
         rec.ttl,
         class_text(rec.class),
         rec.rtype,
@@ -92,13 +91,13 @@ fn data_encoding_hex(bytes: &[u8]) -> String {
 
 /// Appends the record in presentation form when hickory-proto prints its RDATA correctly
 /// (see the module docs), else in generic form. Returns true if presentation form was used.
-pub fn write_default(out: &mut String, rec: &WireRecord, decoded: Option<&HRecord>) -> bool {
+pub fn write_default(out: &mut String, rec: &Answer, decoded: Option<&HRecord>) -> bool {
     match decoded.and_then(|h| presentation_rdata(rec, h)) {
         Some(rdata) => {
             let _ = writeln!(
                 out,
                 "{}\t{}\t{}\t{}\t{}",
-                rec.owner,
+                DisplayName(rec.owner.as_wire()),
                 rec.ttl,
                 class_text(rec.class),
                 type_text(rec.rtype),
@@ -113,7 +112,7 @@ pub fn write_default(out: &mut String, rec: &WireRecord, decoded: Option<&HRecor
     }
 }
 
-fn presentation_rdata(rec: &WireRecord, h: &HRecord) -> Option<String> {
+fn presentation_rdata(rec: &Answer, h: &HRecord) -> Option<String> {
     if !PRESENTATION_TYPES.contains(&rec.rtype) || u16::from(h.record_type()) != rec.rtype {
         return None;
     }
