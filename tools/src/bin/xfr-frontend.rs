@@ -8,7 +8,10 @@
 //!   connection and answers itself (NOTAUTH for a zone xfrd does not serve, SERVFAIL when xfrd
 //!   is overloaded or unreachable, FORMERR for a malformed query), then reads the next query.
 //! - SOA for a zone it was given: answers itself, authoritatively, from the zone file.
-//! - anything else: REFUSED.
+//! - a query that xfrd's own parser (`xfr_proto::parse_query`) refuses: FORMERR, or NOTIMP for
+//!   an opcode other than QUERY and NOTIFY, answered here without a handoff; a message shorter
+//!   than a header, or a response, closes the connection.
+//! - anything else (NOTIFY included): REFUSED.
 //!
 //! It is both the reference integration of the protocol and the load source of the handoff
 //! benchmark, so it is event-driven: a few threads (`--threads`, default 1), each an epoll
@@ -45,6 +48,13 @@ use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 use xfr_handoff::frame::{self, Status, RESPONSE_BYTES};
 use xfr_handoff::sys::send_with_fd;
+use xfr_proto::message::NameBuf;
+use xfr_proto::response::{write_rcode_response, ResponseError, OPT_BYTES};
+use xfr_proto::wire::{
+    HEADER_BYTES, OPCODE_QUERY, QUESTION_BYTES_MAX, RCODE_FORMERR, RCODE_NOTAUTH, RCODE_REFUSED,
+    RCODE_SERVFAIL,
+};
+use xfr_proto::{parse_query, write_error_response, write_soa_answer, Query};
 use zone_store::zonefile::{parse_file, ParseOptions};
 use zone_store::{rtype, Name};
 
@@ -599,24 +609,53 @@ impl EventLoop {
         let Some(c) = self.clients[k].as_mut() else {
             return;
         };
-        let Some(q) = parse_query(&c.msg) else {
-            // Not even a header and a question: nothing sensible to echo.
-            let _ = c.stream.shutdown(Shutdown::Both);
-            return self.close_client(k);
+        // The query is read by the parser xfrd itself uses, so what it would refuse as
+        // malformed is answered here without a handoff.
+        let q = match parse_query(&c.msg) {
+            Ok(q) => q,
+            Err(e) => match e.reply() {
+                // Malformed (FORMERR) or another opcode (NOTIMP): the question echoed when
+                // it parsed.
+                Some(reply) => {
+                    c.out = framed(HEADER_BYTES + QUESTION_BYTES_MAX, |out| {
+                        write_error_response(out, &c.msg, &reply, false)
+                    });
+                    c.state = State::Writing;
+                    return;
+                }
+                // Shorter than a header, or a response: nothing to answer.
+                None => {
+                    let _ = c.stream.shutdown(Shutdown::Both);
+                    return self.close_client(k);
+                }
+            },
         };
+        if q.opcode != OPCODE_QUERY {
+            // NOTIFY: not the front end's to answer.
+            c.out = rcode_response(&q, RCODE_REFUSED);
+            c.state = State::Writing;
+            return;
+        }
         match q.qtype {
             rtype::AXFR | rtype::IXFR => {
                 c.state = State::Pending;
                 self.hand_off(k);
             }
             rtype::SOA => {
-                let soa = self.zones.soa.get(&q.qname_lower);
-                let rcode = if soa.is_some() { 0 } else { RCODE_REFUSED };
-                c.out = response(&c.msg, &q, rcode, soa);
+                let origin = NameBuf::new(q.qname).map(NameBuf::to_lowercase);
+                c.out = match origin.and_then(|o| self.zones.soa.get(o.as_wire())) {
+                    Some((ttl, rdata)) => {
+                        let bytes = HEADER_BYTES + q.question.len() + 12 + rdata.len();
+                        framed(bytes + OPT_BYTES, |out| {
+                            write_soa_answer(out, &q, *ttl, rdata)
+                        })
+                    }
+                    None => rcode_response(&q, RCODE_REFUSED),
+                };
                 c.state = State::Writing;
             }
             _ => {
-                c.out = response(&c.msg, &q, RCODE_REFUSED, None);
+                c.out = rcode_response(&q, RCODE_REFUSED);
                 c.state = State::Writing;
             }
         }
@@ -849,10 +888,10 @@ impl EventLoop {
         if c.state != State::Pending {
             return;
         }
-        let Some(q) = parse_query(&c.msg) else {
-            return self.close_client(k);
+        let Ok(q) = parse_query(&c.msg) else {
+            return self.close_client(k); // cannot happen: it parsed before its handoff
         };
-        c.out = response(&c.msg, &q, rcode, None);
+        c.out = rcode_response(&q, rcode);
         c.out_pos = 0;
         c.state = State::Writing;
         c.last = self.now;
@@ -918,57 +957,32 @@ enum Send {
     NoClient,
 }
 
-const RCODE_FORMERR: u8 = 1;
-const RCODE_SERVFAIL: u8 = 2;
-const RCODE_NOTAUTH: u8 = 9;
-const RCODE_REFUSED: u8 = 5;
-
-struct Query {
-    qname_lower: Vec<u8>,
-    qtype: u16,
-    /// End of the question in the message.
-    question_end: usize,
-}
-
-/// Header and first question of a query; `None` if they are not there.
-fn parse_query(msg: &[u8]) -> Option<Query> {
-    if msg.len() < 12 || msg[2] & 0x80 != 0 || u16::from_be_bytes([msg[4], msg[5]]) != 1 {
-        return None;
-    }
-    let name_len = zone_store::name::wire_name_len(&msg[12..]).ok()?;
-    let end = 12 + name_len + 4;
-    if msg.len() < end {
-        return None;
-    }
-    Some(Query {
-        qname_lower: msg[12..12 + name_len].to_ascii_lowercase(),
-        qtype: u16::from_be_bytes([msg[12 + name_len], msg[13 + name_len]]),
-        question_end: end,
-    })
-}
-
-/// A TCP-framed response echoing the query's ID, opcode, RD and question; with `soa`, an
-/// authoritative answer holding the zone's SOA.
-fn response(query: &[u8], q: &Query, rcode: u8, soa: Option<&(u32, Box<[u8]>)>) -> Vec<u8> {
-    let mut out = Vec::with_capacity(2 + q.question_end + 16 + soa.map_or(0, |s| s.1.len()));
-    out.extend_from_slice(&[0, 0]);
-    out.extend_from_slice(&query[..2]); // ID
-    let aa = if soa.is_some() { 0x04 } else { 0 };
-    out.push(0x80 | (query[2] & 0x79) | aa); // QR, opcode and RD kept
-    out.push(rcode);
-    out.extend_from_slice(&[0, 1, 0, soa.is_some() as u8, 0, 0, 0, 0]);
-    out.extend_from_slice(&query[12..q.question_end]);
-    if let Some((ttl, rdata)) = soa {
-        out.extend_from_slice(&[0xC0, 12]); // owner: the question's name
-        out.extend_from_slice(&rtype::SOA.to_be_bytes());
-        out.extend_from_slice(&1u16.to_be_bytes());
-        out.extend_from_slice(&ttl.to_be_bytes());
-        out.extend_from_slice(&(rdata.len() as u16).to_be_bytes());
-        out.extend_from_slice(rdata);
-    }
-    let len = (out.len() - 2) as u16;
-    out[..2].copy_from_slice(&len.to_be_bytes());
+/// A TCP-framed response (2-byte length first) that `write` writes into at most `capacity`
+/// bytes.
+fn framed(
+    capacity: usize,
+    write: impl FnOnce(&mut [u8]) -> Result<usize, ResponseError>,
+) -> Vec<u8> {
+    let mut out = vec![0u8; 2 + capacity];
+    let n = write(&mut out[2..]).expect("the buffer is sized for the response");
+    out[..2].copy_from_slice(&(n as u16).to_be_bytes());
+    out.truncate(2 + n);
     out
+}
+
+/// A TCP-framed response to `q` with `rcode` and no records, echoing its ID, opcode, RD, CD
+/// and question, and an OPT record when the query had one.
+fn rcode_response(q: &Query<'_>, rcode: u8) -> Vec<u8> {
+    framed(HEADER_BYTES + q.question.len() + OPT_BYTES, |out| {
+        write_rcode_response(
+            out,
+            q.id,
+            q.flags,
+            Some(q.question),
+            rcode,
+            q.edns.is_some(),
+        )
+    })
 }
 
 /// The one socket option std and mio do not set.
