@@ -103,6 +103,12 @@ pub enum CompileError {
     Build(#[from] BuildError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Render(#[from] crate::render::RenderError),
+    /// The records changed but the SOA serial did not increase (RFC 1982): a secondary would
+    /// never fetch the new version, so it is not served.
+    #[error("{}: the records changed but the SOA serial did not increase ({old} -> {new}); keeping serial {old}", file.display())]
+    SerialNotIncreased { file: PathBuf, old: u32, new: u32 },
 }
 
 /// Parses `zonefile` for `origin` (class IN), builds the messages and writes the store to `out`

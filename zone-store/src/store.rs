@@ -29,7 +29,7 @@
 //! before it returns, so a truncated, bit-flipped or foreign file is an error, never a panic or
 //! an out-of-bounds read.
 
-mod sys;
+pub(crate) mod sys;
 
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Read, Write};
@@ -282,14 +282,23 @@ pub fn write_store(built: &BuiltZone, path: &Path) -> Result<(), StoreError> {
     }
     head[24..32].copy_from_slice(&h.digest().to_le_bytes());
 
-    // Write a temporary file next to the target, then rename.
+    let mut all: Vec<&[u8]> = Vec::with_capacity(parts.len() + 1);
+    all.push(&head);
+    all.extend_from_slice(&parts);
+    write_atomically(path, &all)
+}
+
+/// Writes `parts` back to back to `path` atomically: a temporary file in the same directory,
+/// fsynced, renamed over `path`, then the directory fsynced. A crash leaves the old file or the
+/// new one, never half of one.
+pub(crate) fn write_atomically(path: &Path, parts: &[&[u8]]) -> Result<(), StoreError> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
     };
     let name = path.file_name().ok_or_else(|| StoreError::Io {
         path: path.to_path_buf(),
-        source: io::Error::new(io::ErrorKind::InvalidInput, "store path has no file name"),
+        source: io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"),
     })?;
     static TMP_SEQ: AtomicU64 = AtomicU64::new(0);
     let mut tmp_name = std::ffi::OsString::from(".");
@@ -307,8 +316,7 @@ pub fn write_store(built: &BuiltZone, path: &Path) -> Result<(), StoreError> {
             .open(&tmp)
             .map_err(io_err(&tmp))?;
         let mut w = BufWriter::with_capacity(1 << 20, file);
-        w.write_all(&head).map_err(io_err(&tmp))?;
-        for p in &parts {
+        for p in parts {
             w.write_all(p).map_err(io_err(&tmp))?;
         }
         let file = w.into_inner().map_err(|e| io_err(&tmp)(e.into_error()))?;
@@ -567,6 +575,11 @@ impl Store {
             sources,
             map,
         })
+    }
+
+    /// The file's checksum (header offset 24): what a journal names as the store it belongs to.
+    pub fn checksum(&self) -> u64 {
+        le64(&self.map, 24)
     }
 
     pub fn path(&self) -> &Path {

@@ -1,4 +1,4 @@
-//! The only `unsafe` in zone-store: mapping a store file read-only.
+//! The only `unsafe` in zone-store: mapping a store (or journal) file read-only.
 
 use std::fs::File;
 use std::io;

@@ -1,0 +1,7 @@
+//! IXFR (RFC 1995): the difference between versions ([`diff`]), the journal of rendered diffs
+//! beside a store ([`journal`]), and the update that compiles a changed zone file into a new
+//! store and journal ([`update`]).
+
+pub mod diff;
+pub mod journal;
+pub mod update;

@@ -1,0 +1,315 @@
+//! A zone file changed: compile the new version, diff it against the previous store, and write
+//! the new store and journal.
+//!
+//! What it owns: the order of the phases and what each outcome writes. The new version's records
+//! and the previous version's are both taken from rendered bodies (the new build's and the old
+//! store's, decoded), so both sides carry exactly the normalisation the build applies (RRset TTLs
+//! equalised, duplicates dropped) and the diff never reports what the build would not serve.
+//!
+//! Outcomes:
+//! - no previous store: the store is written, any journal left at the path removed (`Initial`);
+//! - same records and serial (a touched file): the store and journal are written again so they
+//!   record the file's new mtime and still belong together (`Unchanged`);
+//! - records changed and the serial increased (RFC 1982): the diff from the previous version,
+//!   and every version of the old history condensed onto it, are rendered; the history is cut
+//!   to the limits, oldest first; the store is written, then the journal (`Updated`);
+//! - records changed, serial not increased: under [`SerialPolicy::Keep`] an error and nothing
+//!   written; under [`SerialPolicy::Increment`] the serial becomes the previous + 1.
+//!
+//! Crash safety: each file is replaced by rename. A crash between the store's rename and the
+//! journal's leaves the new store with the old journal, which names the old store's checksum:
+//! [`Journal::open`] refuses it and the engine drops it (IXFR AXFR-style until the next
+//! version), never serves a diff that does not lead to the served store.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
+
+use super::diff::{self, compose, Diff};
+use super::journal::{
+    render_version, write_journal, Journal, JournalLimits, NewVersion, RenderedVersion,
+    SerialPolicy,
+};
+use crate::build::{self, BuildOptions};
+use crate::compile::{CompileError, CompileOptions, CompileReport, CompileTimings};
+use crate::name::Name;
+use crate::record::Record;
+use crate::render::{self, decode::decode_body};
+use crate::rtype;
+use crate::store::{self, Store, StoreError, StoredMessage};
+use crate::zonefile::{self, ParseOptions};
+
+/// What [`compile_update`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UpdateOutcome {
+    /// No previous version: the store alone.
+    Initial,
+    /// The same records and serial as the previous version.
+    Unchanged,
+    Updated {
+        from: u32,
+        to: u32,
+        added: u64,
+        deleted: u64,
+    },
+}
+
+/// Time spent in each phase.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UpdateTimings {
+    pub parse: Duration,
+    /// Grouping and rendering the new store.
+    pub build: Duration,
+    /// Decoding the previous store's and the new build's records.
+    pub decode_old: Duration,
+    pub diff: Duration,
+    /// Condensing the history and rendering every version's diff.
+    pub render: Duration,
+    pub store_write: Duration,
+    pub journal_write: Duration,
+    pub total: Duration,
+}
+
+/// What [`compile_update`] did, with the compile's own report.
+#[derive(Debug, Clone)]
+pub struct UpdateReport {
+    pub compile: CompileReport,
+    pub outcome: UpdateOutcome,
+    pub timings: UpdateTimings,
+    /// Versions in the journal written (0: none written).
+    pub history: usize,
+    pub journal_bytes: u64,
+    /// The old history could not be read and was left out (its reason).
+    pub history_dropped: Option<String>,
+}
+
+/// RFC 1982: `a` is later than `b`.
+pub fn serial_gt(a: u32, b: u32) -> bool {
+    a != b && a.wrapping_sub(b) < 1 << 31
+}
+
+fn soa_record(origin: &Name, class: u16, ttl: u32, rdata: &[u8]) -> Record {
+    Record {
+        owner: origin.clone(),
+        rtype: rtype::SOA,
+        class,
+        ttl,
+        rdata: rdata.into(),
+    }
+}
+
+/// Every record of a version's messages, SOA included (twice: first and last).
+fn decode_all<'a>(
+    base: usize,
+    messages: impl Iterator<Item = StoredMessage<'a>>,
+    path: &Path,
+) -> Result<Vec<Record>, StoreError> {
+    let mut out = Vec::new();
+    for (i, m) in messages.enumerate() {
+        let records = decode_body(m.body, base, m.ancount).map_err(|e| StoreError::Corrupt {
+            path: path.to_path_buf(),
+            what: format!("message {i}: {e}"),
+        })?;
+        out.extend(records);
+    }
+    Ok(out)
+}
+
+/// Sets the serial in SOA RDATA (the first of its five trailing 32-bit fields).
+fn set_serial(rdata: &mut [u8], serial: u32) {
+    let n = rdata.len();
+    rdata[n - 20..n - 16].copy_from_slice(&serial.to_be_bytes());
+}
+
+/// Compiles `zonefile` for `origin` into the store at `store_out`; with a `previous` version
+/// (its store, and its journal when it has one), diffs the two and writes the journal at
+/// `journal_out`. See the module docs for what each outcome writes.
+#[allow(clippy::too_many_arguments)]
+pub fn compile_update(
+    zonefile: &Path,
+    origin: &Name,
+    store_out: &Path,
+    journal_out: &Path,
+    previous: Option<(&Store, Option<&Journal>)>,
+    opts: &CompileOptions,
+    limits: &JournalLimits,
+    policy: SerialPolicy,
+) -> Result<UpdateReport, CompileError> {
+    let t_total = Instant::now();
+    let started = SystemTime::now();
+    let mut timings = UpdateTimings::default();
+    let parse_opts = ParseOptions {
+        threads: opts.workers,
+        ..ParseOptions::new(origin.clone())
+    };
+    let t = Instant::now();
+    let mut zone = zonefile::parse_file(zonefile, &parse_opts)?;
+    timings.parse = t.elapsed();
+    let build_opts = BuildOptions {
+        workers: opts.workers,
+        message_bytes_target: opts.message_bytes_target,
+    };
+    let t = Instant::now();
+    let mut built = build::build_records(&zone.origin, &zone.records, &build_opts)?;
+    timings.build = t.elapsed();
+
+    let mut outcome = UpdateOutcome::Initial;
+    let mut versions: Vec<(NewVersion, RenderedVersion)> = Vec::new();
+    let mut history_dropped = None;
+    if let Some((old, journal)) = previous {
+        let base = render::body_base(origin);
+        let t = Instant::now();
+        let old_records = decode_all(base, old.messages(), old.path())?;
+        let new_records = decode_all(
+            base,
+            (0..built.message_count()).map(|i| built.message(i)),
+            zonefile,
+        )?;
+        timings.decode_old = t.elapsed();
+        let t = Instant::now();
+        let mut d = diff::diff(old_records, new_records, old.serial(), built.serial);
+        timings.diff = t.elapsed();
+        if d.is_empty() && built.serial == old.serial() {
+            outcome = UpdateOutcome::Unchanged;
+        } else {
+            if !serial_gt(built.serial, old.serial()) {
+                match policy {
+                    SerialPolicy::Keep => {
+                        return Err(CompileError::SerialNotIncreased {
+                            file: zonefile.to_path_buf(),
+                            old: old.serial(),
+                            new: built.serial,
+                        })
+                    }
+                    SerialPolicy::Increment => {
+                        let serial = old.serial().wrapping_add(1);
+                        for r in zone.records.iter_mut().filter(|r| {
+                            r.rtype == rtype::SOA && r.owner.eq_ignore_case(&zone.origin)
+                        }) {
+                            let mut rdata = r.rdata.to_vec();
+                            set_serial(&mut rdata, serial);
+                            r.rdata = rdata.into();
+                        }
+                        let t = Instant::now();
+                        built = build::build_records(&zone.origin, &zone.records, &build_opts)?;
+                        timings.build += t.elapsed();
+                        d.to_serial = built.serial;
+                    }
+                }
+            }
+            outcome = UpdateOutcome::Updated {
+                from: d.from_serial,
+                to: d.to_serial,
+                added: d.added.len() as u64,
+                deleted: d.deleted.len() as u64,
+            };
+        }
+        let t = Instant::now();
+        let current_soa = soa_record(origin, built.class, built.soa_ttl, &built.soa_rdata);
+        let mut history: Vec<NewVersion> = Vec::new();
+        if let Some(j) = journal.filter(|j| j.current_serial() == old.serial()) {
+            for v in 0..j.versions() {
+                match j.diff(v) {
+                    Ok((soa, dv)) => history.push(NewVersion {
+                        soa,
+                        diff: if matches!(outcome, UpdateOutcome::Unchanged) {
+                            dv
+                        } else {
+                            compose(&dv, &d)
+                        },
+                    }),
+                    Err(e) => {
+                        history.clear();
+                        history_dropped = Some(e.to_string());
+                        break;
+                    }
+                }
+            }
+        }
+        if !matches!(outcome, UpdateOutcome::Unchanged) {
+            history.push(NewVersion {
+                soa: soa_record(origin, old.class(), old.soa_ttl(), old.soa_rdata()),
+                diff: Diff {
+                    to_serial: built.serial,
+                    ..d
+                },
+            });
+        }
+        let keep_from = history.len().saturating_sub(limits.max_versions);
+        let max_bytes = limits.max_bytes.unwrap_or_else(|| built.wire_bytes());
+        for nv in history.into_iter().skip(keep_from) {
+            let rv = render_version(origin, &current_soa, &nv, opts.message_bytes_target)?;
+            versions.push((nv, rv));
+        }
+        // Newest last: drop from the front until the bytes fit.
+        let mut total: u64 = versions.iter().map(|(_, r)| r.wire_bytes).sum();
+        while total > max_bytes && !versions.is_empty() {
+            total -= versions.remove(0).1.wire_bytes;
+        }
+        timings.render = t.elapsed();
+    }
+
+    built.sources = build::capture_sources(&zone.sources, Some(started))?;
+    let t = Instant::now();
+    store::write_store(&built, store_out)?;
+    timings.store_write = t.elapsed();
+    let t = Instant::now();
+    let mut journal_bytes = 0;
+    let history = versions.len();
+    if versions.is_empty() {
+        match std::fs::remove_file(journal_out) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(source) => {
+                return Err(StoreError::Io {
+                    path: journal_out.to_path_buf(),
+                    source,
+                }
+                .into())
+            }
+        }
+    } else {
+        let store = Store::open(store_out)?;
+        write_journal(journal_out, &store, &versions)?;
+        journal_bytes = std::fs::metadata(journal_out).map_or(0, |m| m.len());
+    }
+    timings.journal_write = t.elapsed();
+    let store_bytes = std::fs::metadata(store_out).map_or(0, |m| m.len());
+    let mut warnings: Vec<String> = zone.warnings.iter().map(ToString::to_string).collect();
+    warnings.extend(built.warnings.iter().map(ToString::to_string));
+    timings.total = t_total.elapsed();
+    let compile = CompileReport {
+        origin: built.origin.clone(),
+        serial: built.serial,
+        records: built.record_count,
+        rrsets: built.rrset_count,
+        duplicates_dropped: built.duplicates_dropped,
+        messages: built.message_count(),
+        body_bytes: built.body_bytes(),
+        wire_bytes: built.wire_bytes(),
+        store_bytes,
+        warnings,
+        sources: zone.sources.clone(),
+        timings: CompileTimings {
+            parse: timings.parse,
+            group: built.timings.group,
+            render: built.timings.render,
+            sources: Duration::ZERO,
+            write: timings.store_write,
+            free: Duration::ZERO,
+            total: timings.total,
+        },
+    };
+    Ok(UpdateReport {
+        compile,
+        outcome,
+        timings,
+        history,
+        journal_bytes,
+        history_dropped,
+    })
+}
+
+/// The path of the journal beside `store`: `<store stem>.journal`.
+pub fn journal_path(store: &Path) -> PathBuf {
+    store.with_extension("journal")
+}
