@@ -14,12 +14,14 @@
 //! | QNAME not the apex of a served zone, or class not IN | AXFR/IXFR: NOTAUTH (RFC 5936 section 2.2.1 names NotAuth for a zone the server is not authoritative for); other types: REFUSED (RFC 8906 section 3.1.4) |
 //! | SOA at a served apex | the SOA, authoritative (UDP and TCP; no ACL: the SOA is public) |
 //! | AXFR/IXFR that no rule of the zone's allow-transfer list matches (address, and key when the rule names one) | REFUSED, checked before any quota |
-//! | IXFR whose serial is the current one | the single current SOA (RFC 1995 section 2: up to date) |
-//! | IXFR over UDP | the single current SOA (RFC 1995 section 2: "use TCP") |
+//! | IXFR whose serial is the current one or later (RFC 1982) | the single current SOA (RFC 1995 section 2: up to date) |
+//! | IXFR over UDP, a diff in the journal that fits one datagram (TSIG and OPT included) | the diff |
+//! | IXFR over UDP, otherwise | the single current SOA (RFC 1995 section 2: "use TCP") |
 //! | AXFR over UDP | NOTIMP (RFC 5936 section 4.2 leaves AXFR over UDP undefined) |
 //! | AXFR/IXFR over TCP beyond the per-core transfer limit | SERVFAIL (a transient condition: the secondary retries) |
 //! | AXFR over TCP | the stored transfer |
-//! | IXFR over TCP, other serial | the stored transfer, AXFR-style (RFC 1995 section 4: no journal yet) |
+//! | IXFR over TCP, a serial in the journal's history, the diff at most `[ixfr] max_ratio` times the AXFR | the condensed diff from that version to the current one, from the journal |
+//! | IXFR over TCP, any other serial | the stored transfer, AXFR-style (RFC 1995 section 4) |
 //! | any other type at a served apex | NOTIMP (xfrd answers SOA and transfers, not general queries) |
 //!
 //! A request whose TSIG verified gets every answer signed with its key (RFC 8945 section 5.3),
@@ -32,7 +34,9 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use xfr_proto::query::{parse_query, Query};
-use xfr_proto::response::{write_error_response, write_rcode_response, write_soa_answer};
+use xfr_proto::response::{
+    write_error_response, write_rcode_response, write_soa_answer, write_stored_answer, OPT_BYTES,
+};
 use xfr_proto::tsig::{self, NameBuf, RequestRefusal, ResponseSigner, VerifiedRequest};
 use xfr_proto::wire::{
     read_u16, CLASS_IN, FLAG_AA, FLAG_TC, HEADER_BYTES, MESSAGE_BYTES_MAX, OPCODE_NOTIFY,
@@ -61,6 +65,21 @@ pub struct Request<'a> {
     pub now_s: u64,
 }
 
+/// What a transfer sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// The zone's store: AXFR, and IXFR answered AXFR-style.
+    Axfr,
+    /// The journal's diff from `version` of the history to the current one.
+    Ixfr { version: usize },
+}
+
+/// RFC 1982: `a` is `b` or later in serial number arithmetic (a serial exactly 2^31 away is
+/// undefined; it counts as later here, so such a client gets the SOA and keeps what it has).
+pub fn serial_at_least(a: u32, b: u32) -> bool {
+    a.wrapping_sub(b) <= 1 << 31
+}
+
 /// A transfer to start.
 #[derive(Debug, Clone)]
 pub struct TransferStart {
@@ -71,6 +90,7 @@ pub struct TransferStart {
     pub question_len: usize,
     /// What is served, for the log line.
     pub served: &'static str,
+    pub source: Source,
     /// Signs every message when the request was signed.
     pub signer: Option<ResponseSigner>,
 }
@@ -251,6 +271,7 @@ pub fn answer(zones: &ZoneSet, req: &Request<'_>, out: &mut [u8]) -> Answer {
     let key_name = signer.as_ref().map(|s: &ResponseSigner| s.key().name());
     let key_name = key_name.and_then(NameBuf::new);
 
+    let tsig_bytes = signer.as_ref().map_or(0, ResponseSigner::rr_bytes);
     let mut reply = |out: &mut [u8], written: Result<usize, _>, rcode: u8, refusal| {
         let Ok(len) = written else {
             return Answer::Drop;
@@ -323,11 +344,34 @@ pub fn answer(zones: &ZoneSet, req: &Request<'_>, out: &mut [u8]) -> Answer {
                     Some(Refusal::Acl { key: key_name }),
                 );
             }
-            if q.qtype == TYPE_IXFR
-                && (req.transport == Transport::Udp || q.ixfr_serial == Some(zone.store.serial()))
-            {
-                let written = soa(out);
-                return reply(out, written, 0, None);
+            // What an IXFR gets (RFC 1995): the single SOA when the client is up to date (or
+            // ahead), the diff from its version when the journal has it and it is not larger
+            // than max_ratio times the zone, else the whole zone AXFR-style.
+            let mut ixfr_version = None;
+            if q.qtype == TYPE_IXFR {
+                let client = q.ixfr_serial.expect("parse_query requires the IXFR's SOA");
+                if serial_at_least(client, zone.store.serial()) {
+                    let written = soa(out);
+                    return reply(out, written, 0, None);
+                }
+                ixfr_version = zone.ixfr_version(client, qlen);
+                if req.transport == Transport::Udp {
+                    // RFC 1995 section 2: the diff when it fits one datagram, else the SOA
+                    // ("use TCP").
+                    let journal = zone.journal.as_deref();
+                    if let Some((j, v)) = journal.zip(ixfr_version) {
+                        if j.message_count(v) == 1 {
+                            let m = j.message(v, 0);
+                            let opt = if q.edns.is_some() { OPT_BYTES } else { 0 };
+                            if HEADER_BYTES + qlen + m.body.len() + opt + tsig_bytes <= limit {
+                                let written = write_stored_answer(out, &q, m.body, m.ancount);
+                                return reply(out, written, 0, None);
+                            }
+                        }
+                    }
+                    let written = soa(out);
+                    return reply(out, written, 0, None);
+                }
             }
             if req.transport == Transport::Udp {
                 let written = rcode_reply(out, RCODE_NOTIMP);
@@ -342,16 +386,18 @@ pub fn answer(zones: &ZoneSet, req: &Request<'_>, out: &mut [u8]) -> Answer {
                 zone.origin.wire_len(),
                 "apex match with another length"
             );
+            let (source, served) = match (q.qtype, ixfr_version) {
+                (TYPE_AXFR, _) => (Source::Axfr, "AXFR"),
+                (_, Some(version)) => (Source::Ixfr { version }, "IXFR"),
+                (_, None) => (Source::Axfr, "IXFR as AXFR"),
+            };
             Answer::Transfer(TransferStart {
                 zone: zone.clone(),
                 id: q.id,
                 flags: q.flags,
                 question_len: qlen,
-                served: if q.qtype == TYPE_AXFR {
-                    "AXFR"
-                } else {
-                    "IXFR as AXFR"
-                },
+                served,
+                source,
                 signer,
             })
         }
@@ -395,6 +441,8 @@ mod tests {
             file,
             allow_transfer: acl,
             store,
+            journal: None,
+            ixfr_max_ratio: 1.0,
             notify: Vec::new(),
             notify_key: None,
         });

@@ -39,9 +39,10 @@ use xfr_proto::framing::{consume, frame, write_length_prefix, LENGTH_PREFIX_BYTE
 use xfr_proto::notify::is_notify_response;
 use xfr_proto::tsig::{self, ResponseSigner};
 use xfr_proto::wire::QUESTION_BYTES_MAX;
+use zone_store::journal::Journal;
 use zone_store::store::Store;
 
-use crate::answer::{answer, Answer, Refusal, Request, TransferStart, Transport};
+use crate::answer::{answer, Answer, Refusal, Request, Source, TransferStart, Transport};
 use crate::config::Limits;
 use crate::sys;
 use crate::zones::{SharedZones, Zone, ZoneSet};
@@ -170,6 +171,8 @@ struct Transfer {
     /// The zone version the transfer started on: its store (and mmap) lives at least as long as
     /// this transfer, whatever reloads happen meanwhile.
     zone: Arc<Zone>,
+    /// The store or the journal version it sends: both live in `zone`.
+    source: Source,
     cursor: TransferCursor,
     started: Instant,
     served: &'static str,
@@ -226,18 +229,41 @@ impl RefusalLog {
     }
 }
 
-/// The stored messages of a store, as the cursor reads them.
-struct StoreSource<'a>(&'a Store);
+/// The stored messages a transfer sends, as the cursor reads them: the store's (AXFR) or one
+/// version's diff in the journal (IXFR).
+enum StoredSource<'a> {
+    Store(&'a Store),
+    Journal(&'a Journal, usize),
+}
 
-impl MessageSource for StoreSource<'_> {
+impl<'a> StoredSource<'a> {
+    fn of(zone: &'a Zone, source: Source) -> StoredSource<'a> {
+        match (source, zone.journal.as_deref()) {
+            (Source::Ixfr { version }, Some(j)) => StoredSource::Journal(j, version),
+            (Source::Ixfr { .. }, None) => unreachable!("an IXFR transfer without a journal"),
+            (Source::Axfr, _) => StoredSource::Store(&zone.store),
+        }
+    }
+}
+
+impl MessageSource for StoredSource<'_> {
     fn message_count(&self) -> usize {
-        self.0.message_count()
+        match self {
+            StoredSource::Store(s) => s.message_count(),
+            StoredSource::Journal(j, v) => j.message_count(*v),
+        }
     }
     fn body(&self, i: usize) -> &[u8] {
-        self.0.message(i).body
+        match self {
+            StoredSource::Store(s) => s.message(i).body,
+            StoredSource::Journal(j, v) => j.message(*v, i).body,
+        }
     }
     fn ancount(&self, i: usize) -> u16 {
-        self.0.message(i).ancount
+        match self {
+            StoredSource::Store(s) => s.message(i).ancount,
+            StoredSource::Journal(j, v) => j.message(*v, i).ancount,
+        }
     }
 }
 
@@ -561,17 +587,20 @@ impl Core {
                     .completion()
                     .map(|c| (c.user_data(), c.result(), c.flags())),
             );
+            // New zone versions before anything is answered: a core that slept through a
+            // reload must not answer the query that woke it from the old set (a secondary
+            // told of serial N by NOTIFY would see N-1 and stop looking). One atomic load.
+            let generation = self.shared.zones.generation();
+            if generation != self.zones_generation {
+                (self.zones, self.zones_generation) = self.shared.zones.snapshot();
+            }
             // Dispatch.
             let now = Instant::now();
             self.now_s = unix_now_s();
             for &(ud, res, flags) in &completions {
                 self.dispatch(ud, res, flags, now);
             }
-            // Between turns: new zone versions, stop requests.
-            let generation = self.shared.zones.generation();
-            if generation != self.zones_generation {
-                (self.zones, self.zones_generation) = self.shared.zones.snapshot();
-            }
+            // Between turns: stop requests.
             self.check_stop(now);
             if self.stopping
                 && self.fds_closed
@@ -973,8 +1002,8 @@ impl Core {
     }
 
     fn start_transfer(&mut self, index: usize, t: TransferStart, now: Instant) {
-        let mut cursor =
-            TransferCursor::new(t.id, t.flags, t.question_len, t.zone.store.message_count());
+        let messages = StoredSource::of(&t.zone, t.source).message_count();
+        let mut cursor = TransferCursor::new(t.id, t.flags, t.question_len, messages);
         let signing = t.signer.map(|signer| {
             cursor = cursor.clone().signed(signer.rr_bytes());
             // At most max_transfers_per_core buffers exist: one per transfer in flight.
@@ -988,6 +1017,7 @@ impl Core {
         slot.question_len = t.question_len;
         slot.transfer = Some(Transfer {
             zone: t.zone,
+            source: t.source,
             cursor,
             started: now,
             served: t.served,
@@ -1027,7 +1057,7 @@ impl Core {
                 msghdr,
                 ..
             } = slot;
-            let src = StoreSource(&t.zone.store);
+            let src = StoredSource::of(&t.zone, t.source);
             let signing = t.signing.as_mut().map(|(signer, records)| Signing {
                 signer,
                 records: &mut records[..],
@@ -1103,7 +1133,7 @@ impl Core {
                 .transfer
                 .as_mut()
                 .expect("send completion without a reply or transfer");
-            t.cursor.advance(&StoreSource(&t.zone.store), sent);
+            t.cursor.advance(&StoredSource::of(&t.zone, t.source), sent);
             if t.cursor.is_done() {
                 let t = slot.transfer.take().expect("transfer");
                 // Cheap fields only: this line is written once per transfer, and at one

@@ -45,7 +45,13 @@ pub fn serve(cli: CliOverrides, cfg: Config) -> Result<()> {
     }
     sys::block_signals(&SIGNALS).context("blocking signals")?;
 
-    let (set, errors) = zones::load_all(&cfg.zones, cfg.keys.clone(), &cfg.store_dir, None);
+    let (set, errors) = zones::load_all(
+        &cfg.zones,
+        cfg.keys.clone(),
+        &cfg.store_dir,
+        &cfg.ixfr,
+        None,
+    );
     if let Some(e) = errors.into_iter().next() {
         return Err(e.context("loading zones at start-up"));
     }
@@ -250,8 +256,13 @@ fn reload(cli: &CliOverrides, started_with: &Config, shared: &Shared) {
         tracing::warn!("reload: listen addresses, cores and limits take effect only on restart");
     }
     let (current, _) = shared.zones.snapshot();
-    let (set, errors) =
-        zones::load_all(&cfg.zones, cfg.keys.clone(), &cfg.store_dir, Some(&current));
+    let (set, errors) = zones::load_all(
+        &cfg.zones,
+        cfg.keys.clone(),
+        &cfg.store_dir,
+        &cfg.ixfr,
+        Some(&current),
+    );
     shared.zones.publish(set);
     let (published, _) = shared.zones.snapshot();
     announce_changed(shared, &published, Some(&current));

@@ -21,11 +21,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use anyhow::{Context, Result};
+use xfr_proto::cursor::PREFIX_BYTES;
+use zone_store::journal::{Journal, JournalLimits, SerialPolicy};
 use zone_store::store::Store;
+use zone_store::update::{compile_update, journal_path, UpdateOutcome};
 use zone_store::Name;
 
 use crate::acl::Acl;
-use crate::config::ZoneConfig;
+use crate::config::{IxfrConfig, ZoneConfig};
 use crate::keys::Keys;
 
 /// One served zone: its configuration and the store of its current version.
@@ -37,10 +40,29 @@ pub struct Zone {
     pub file: PathBuf,
     pub allow_transfer: Acl,
     pub store: Arc<Store>,
+    /// The IXFR history: rendered diffs from each older version to this store's. `None`: no
+    /// history (a first load, or a journal that was rejected), IXFR is answered AXFR-style.
+    pub journal: Option<Arc<Journal>>,
+    /// `[ixfr] max_ratio`.
+    pub ixfr_max_ratio: f64,
     /// Secondaries told of each new serial.
     pub notify: Vec<std::net::SocketAddr>,
     /// The key NOTIFYs are signed with.
     pub notify_key: Option<xfr_proto::tsig::Key>,
+}
+
+impl Zone {
+    /// The journal version an IXFR from `serial` is answered with: in the history, and its
+    /// diff no larger than `ixfr_max_ratio` times the AXFR (both as framed on the wire with a
+    /// question of `question_len` bytes). No allocation.
+    pub fn ixfr_version(&self, serial: u32, question_len: usize) -> Option<usize> {
+        let j = self.journal.as_deref()?;
+        let v = j.find(serial)?;
+        let framing = (PREFIX_BYTES + question_len) as u64;
+        let axfr = self.store.body_bytes() + self.store.message_count() as u64 * framing;
+        let diff = j.version(v).wire_bytes;
+        (diff as f64 <= self.ixfr_max_ratio * axfr as f64).then_some(v)
+    }
 }
 
 /// An immutable set of served zones, with the TSIG keys of the configuration it came from.
@@ -144,61 +166,180 @@ pub enum Origin {
     Kept,
     /// An existing store file whose sources are unchanged.
     Reused,
-    /// Compiled from the zone file now.
+    /// Compiled from the zone file now (the first version: no history).
     Compiled,
+    /// Compiled from the zone file now and diffed against the previous version, whose diff
+    /// joined the journal.
+    Updated,
+    /// The zone file changed, but to the same records and serial: the version served stays.
+    Unchanged,
+}
+
+/// A zone's store and journal as loaded.
+#[derive(Debug)]
+pub struct Loaded {
+    pub store: Arc<Store>,
+    pub journal: Option<Arc<Journal>>,
+    pub how: Origin,
 }
 
 fn usable(store: &Store, cfg: &ZoneConfig) -> bool {
     store.origin().eq_ignore_case(&cfg.origin) && store.matches_sources()
 }
 
+/// Opens the journal beside `store`; one that is corrupt or belongs to another version or zone
+/// is logged, removed and replaced by none (IXFR AXFR-style until new diffs exist): it never
+/// stops the zone from being served.
+fn open_journal(path: &Path, store: &Store, origin: &Name) -> Option<Arc<Journal>> {
+    if !path.exists() {
+        return None;
+    }
+    match Journal::open(path, store) {
+        Ok(j) => Some(Arc::new(j)),
+        Err(e) => {
+            tracing::warn!(zone = %origin, journal = %path.display(), "journal dropped: {e}; IXFR is answered AXFR-style until new versions are loaded");
+            if let Err(e) = std::fs::remove_file(path) {
+                tracing::warn!(journal = %path.display(), "removing the dropped journal: {e}");
+            }
+            None
+        }
+    }
+}
+
 /// Opens or compiles the store for `cfg`; `previous` is the version being served, if any.
+/// When the zone file changed, the new version is diffed against the previous one (the one
+/// served, or after a restart the store left in `store_dir`) and the diff joins the journal.
 pub fn load_zone(
     cfg: &ZoneConfig,
     store_dir: &Path,
+    limits: &JournalLimits,
     previous: Option<&Zone>,
-) -> Result<(Arc<Store>, Origin)> {
+) -> Result<Loaded> {
     if let Some(prev) = previous {
         if prev.file == cfg.file && usable(&prev.store, cfg) {
-            return Ok((prev.store.clone(), Origin::Kept));
+            return Ok(Loaded {
+                store: prev.store.clone(),
+                journal: prev.journal.clone(),
+                how: Origin::Kept,
+            });
         }
     }
     let path = store_path(store_dir, &cfg.origin);
-    if let Ok(store) = Store::open(&path) {
+    let jpath = journal_path(&path);
+    let on_disk = match previous {
+        Some(_) => None,
+        None => Store::open(&path)
+            .ok()
+            .filter(|s| s.origin().eq_ignore_case(&cfg.origin)),
+    };
+    if let Some(store) = on_disk {
         if usable(&store, cfg)
             && store
                 .sources()
                 .first()
                 .is_some_and(|s| same_file(&s.path, &cfg.file))
         {
-            return Ok((Arc::new(store), Origin::Reused));
+            let journal = open_journal(&jpath, &store, &cfg.origin);
+            return Ok(Loaded {
+                store: Arc::new(store),
+                journal,
+                how: Origin::Reused,
+            });
         }
+        // The version served before a restart: the base of the diff.
+        let journal = open_journal(&jpath, &store, &cfg.origin);
+        let base = (Arc::new(store), journal);
+        return update(cfg, store_dir, &path, &jpath, limits, Some(base), true);
     }
-    std::fs::create_dir_all(store_dir)
-        .with_context(|| format!("creating store folder {}", store_dir.display()))?;
-    compile(cfg, &path)
-        .with_context(|| format!("zone {} from {}", cfg.origin, cfg.file.display()))?;
-    let store = Store::open(&path).with_context(|| format!("opening store {}", path.display()))?;
-    Ok((Arc::new(store), Origin::Compiled))
+    let base = previous.map(|p| (p.store.clone(), p.journal.clone()));
+    update(cfg, store_dir, &path, &jpath, limits, base, false)
 }
 
-/// Compiles the zone file into a store at `out` (parse, build, write: `zone_store::compile`).
-fn compile(cfg: &ZoneConfig, out: &Path) -> Result<()> {
+/// Compiles the zone file into a new store at `path`, diffing it against `base` into the
+/// journal at `jpath`. A failure with a base on disk (`base_on_disk`: start-up) serves the
+/// base, logged; otherwise the caller keeps what it serves.
+fn update(
+    cfg: &ZoneConfig,
+    store_dir: &Path,
+    path: &Path,
+    jpath: &Path,
+    limits: &JournalLimits,
+    base: Option<(Arc<Store>, Option<Arc<Journal>>)>,
+    base_on_disk: bool,
+) -> Result<Loaded> {
+    std::fs::create_dir_all(store_dir)
+        .with_context(|| format!("creating store folder {}", store_dir.display()))?;
     let opts = zone_store::compile::CompileOptions::default();
-    let report = zone_store::compile::compile(&cfg.file, &cfg.origin, out, &opts)?;
-    for w in &report.warnings {
+    let policy = match cfg.serial_policy {
+        crate::config::SerialPolicy::Keep => SerialPolicy::Keep,
+        crate::config::SerialPolicy::Increment => SerialPolicy::Increment,
+    };
+    let previous = base.as_ref().map(|(s, j)| (&**s, j.as_deref()));
+    let result = compile_update(
+        &cfg.file,
+        &cfg.origin,
+        path,
+        jpath,
+        previous,
+        &opts,
+        limits,
+        policy,
+    )
+    .with_context(|| format!("zone {} from {}", cfg.origin, cfg.file.display()));
+    let report = match result {
+        Ok(r) => r,
+        Err(e) => {
+            return match base {
+                Some((store, journal)) if base_on_disk => {
+                    tracing::error!(zone = %cfg.origin, serial = store.serial(), "{e:#}; serving the stored version");
+                    Ok(Loaded {
+                        store,
+                        journal,
+                        how: Origin::Reused,
+                    })
+                }
+                _ => Err(e),
+            };
+        }
+    };
+    for w in &report.compile.warnings {
         tracing::warn!(zone = %cfg.origin, "{w}");
     }
     let t = &report.timings;
     tracing::debug!(
         zone = %cfg.origin,
         parse_ms = t.parse.as_millis() as u64,
+        decode_ms = t.decode_old.as_millis() as u64,
+        diff_ms = t.diff.as_millis() as u64,
         render_ms = t.render.as_millis() as u64,
-        write_ms = t.write.as_millis() as u64,
-        wire_bytes = report.wire_bytes,
+        journal_ms = t.journal_write.as_millis() as u64,
+        total_ms = t.total.as_millis() as u64,
+        wire_bytes = report.compile.wire_bytes,
         "compiled"
     );
-    Ok(())
+    if let Some(why) = &report.history_dropped {
+        tracing::warn!(zone = %cfg.origin, "journal history dropped: {why}");
+    }
+    // Unchanged too: the store and journal were written again with the file's new mtime.
+    let store = Store::open(path).with_context(|| format!("opening store {}", path.display()))?;
+    let (journal, how) = match report.outcome {
+        UpdateOutcome::Updated {
+            from,
+            to,
+            added,
+            deleted,
+        } => {
+            tracing::info!(zone = %cfg.origin, from, to, added, deleted, "diff");
+            (open_journal(jpath, &store, &cfg.origin), Origin::Updated)
+        }
+        UpdateOutcome::Unchanged => (open_journal(jpath, &store, &cfg.origin), Origin::Unchanged),
+        UpdateOutcome::Initial => (None, Origin::Compiled),
+    };
+    Ok(Loaded {
+        store: Arc::new(store),
+        journal,
+        how,
+    })
 }
 
 fn same_file(a: &Path, b: &Path) -> bool {
@@ -214,8 +355,14 @@ pub fn load_all(
     configs: &[ZoneConfig],
     keys: Arc<Keys>,
     store_dir: &Path,
+    ixfr: &IxfrConfig,
     previous: Option<&ZoneSet>,
 ) -> (ZoneSet, Vec<anyhow::Error>) {
+    let limits = &JournalLimits {
+        max_versions: ixfr.max_versions,
+        max_bytes: ixfr.max_journal_bytes,
+        max_ratio: ixfr.max_ratio,
+    };
     let mut zones = Vec::with_capacity(configs.len());
     let mut errors = Vec::new();
     for cfg in configs {
@@ -223,8 +370,12 @@ pub fn load_all(
             .and_then(|p| p.find(cfg.origin.as_wire()))
             .map(Arc::as_ref);
         let started = Instant::now();
-        match load_zone(cfg, store_dir, prev) {
-            Ok((store, how)) => {
+        match load_zone(cfg, store_dir, limits, prev) {
+            Ok(Loaded {
+                store,
+                journal,
+                how,
+            }) => {
                 let changed = prev.is_none_or(|p| !Arc::ptr_eq(&p.store, &store));
                 if changed || how != Origin::Kept {
                     tracing::info!(
@@ -232,6 +383,7 @@ pub fn load_all(
                         serial = store.serial(),
                         records = store.record_count(),
                         messages = store.message_count(),
+                        history = journal.as_ref().map_or(0, |j| j.versions()),
                         how = ?how,
                         ms = started.elapsed().as_millis() as u64,
                         "zone loaded"
@@ -243,6 +395,8 @@ pub fn load_all(
                     file: cfg.file.clone(),
                     allow_transfer: cfg.allow_transfer.clone(),
                     store,
+                    journal,
+                    ixfr_max_ratio: ixfr.max_ratio,
                     notify: cfg.notify.clone(),
                     notify_key: cfg.notify_key.clone(),
                 }));
@@ -257,6 +411,8 @@ pub fn load_all(
                             file: p.file.clone(),
                             allow_transfer: cfg.allow_transfer.clone(),
                             store: p.store.clone(),
+                            journal: p.journal.clone(),
+                            ixfr_max_ratio: ixfr.max_ratio,
                             notify: cfg.notify.clone(),
                             notify_key: cfg.notify_key.clone(),
                         }));
