@@ -136,6 +136,9 @@ pub fn start_with(
     let key = opts.tsig.as_ref();
     match peer {
         Peer::Knot => {
+            // knotd keeps its journal there: without it an IXFR cannot be stored and knotd
+            // falls back to AXFR ("failed to store changes (not exists)").
+            std::fs::create_dir_all(dir.join("db"))?;
             let key_part = key.map_or(String::new(), |k| {
                 format!(
                     "key:\n  - id: {}\n    algorithm: {}\n    secret: {}\n",
