@@ -482,3 +482,89 @@ fn nsd_follows_by_notify_and_ixfr() {
 fn named_follows_by_notify_and_ixfr() {
     secondary_follows(Peer::Bind);
 }
+
+#[test]
+fn bad_journals_and_lower_serials_keep_the_zone_serving() {
+    let Some(python) = python() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let origin = "bad.example.";
+    let mut x = Xfrd::start(dir, origin, &[], "");
+    let port = x.port;
+    let run = |args: &[&str]| check(&python, port, origin, dir, args);
+    x.publish(origin, 2);
+    assert!(run(&["kind", "1"]).starts_with("incremental"));
+    let journal = dir.join("stores/bad.example.journal");
+    let stop = |x: &mut Xfrd| {
+        let _ = x.proc.child.kill();
+        let _ = x.proc.child.wait();
+    };
+
+    // A bit flipped while xfrd was down: dropped with a log line, the zone served, IXFR
+    // AXFR-style until a new version builds a new history.
+    stop(&mut x);
+    let mut bytes = std::fs::read(&journal).unwrap();
+    let n = bytes.len();
+    bytes[n / 2] ^= 0x10;
+    std::fs::write(&journal, &bytes).unwrap();
+    x.restart(origin);
+    assert!(
+        x.proc.full_log().contains("journal dropped"),
+        "{}",
+        x.proc.full_log()
+    );
+    assert_eq!(soa_serial("127.0.0.1", port, origin), Some(2));
+    assert!(run(&["kind", "1"]).starts_with("axfr-style"));
+    x.publish(origin, 3);
+    assert!(run(&["kind", "2"]).starts_with("incremental"));
+
+    // A zone file whose serial went down: not served, the log says which file and why.
+    std::fs::write(
+        &x.zonefile,
+        zone_text(origin, 4).replace(" 4 3600 600", " 1 3600 600"),
+    )
+    .unwrap();
+    x.proc.signal("HUP").unwrap();
+    wait_until(Duration::from_secs(30), "the refusal in the log", || {
+        Ok(x.proc.full_log().contains("did not increase"))
+    })
+    .unwrap_or_else(|e| panic!("{e:#}\n{}", x.proc.full_log()));
+    assert!(x.proc.full_log().contains("zone.db"));
+    assert_eq!(soa_serial("127.0.0.1", port, origin), Some(3));
+    assert!(
+        run(&["kind", "2"]).starts_with("incremental"),
+        "history kept"
+    );
+
+    // A truncated journal and, while down, a zone file with a lower serial: at start-up the
+    // stored version is served, the journal dropped.
+    stop(&mut x);
+    let bytes = std::fs::read(&journal).unwrap();
+    std::fs::write(&journal, &bytes[..bytes.len() / 3]).unwrap();
+    x.restart(origin);
+    let log = x.proc.full_log();
+    assert!(
+        log.contains("journal dropped") && log.contains("serving the stored version"),
+        "{log}"
+    );
+    assert_eq!(soa_serial("127.0.0.1", port, origin), Some(3));
+
+    // Another zone's journal in its place: refused the same way.
+    stop(&mut x);
+    std::fs::write(&x.zonefile, zone_text(origin, 3)).unwrap();
+    let other = tempfile::tempdir().unwrap();
+    let mut y = Xfrd::start(other.path(), "other.example.", &[], "");
+    y.publish("other.example.", 2);
+    stop(&mut y);
+    std::fs::copy(other.path().join("stores/other.example.journal"), &journal).unwrap();
+    x.restart(origin);
+    let log = x.proc.full_log();
+    assert!(
+        log.contains("journal dropped") && log.contains("other.example"),
+        "{log}"
+    );
+    assert_eq!(soa_serial("127.0.0.1", port, origin), Some(3));
+    x.proc.check_running().unwrap();
+}
