@@ -1,4 +1,5 @@
-//! `xfr-zone`: compile zone files into xfrd stores, dump and inspect stores, generate zones.
+//! `xfr-zone`: compile zone files into xfrd stores, dump and inspect stores and their IXFR
+//! journals, print a journal's diffs, generate zones.
 //!
 //! `dump` and `inspect` read a store back through code that shares nothing with the renderer:
 //! every message is rebuilt as the engine sends it (12-byte header, the question for the
@@ -22,7 +23,9 @@ use hickory_proto::rr::Record as HRecord;
 use xfr_proto::message::{self, Answer, DisplayName, Header};
 use xfr_proto::wire::{FLAG_AA, FLAG_QR};
 use zone_store::compile::{compile, CompileOptions};
+use zone_store::journal::Journal;
 use zone_store::store::Store;
+use zone_store::update::journal_path;
 use zone_store::{rtype, Name};
 
 #[derive(Parser)]
@@ -77,6 +80,19 @@ enum Command {
         /// The store file.
         store: PathBuf,
     },
+    /// Print a diff of the IXFR journal beside a store as text: on the way from version FROM
+    /// to the store's current version, "-" lines are the records deleted (FROM's SOA first),
+    /// "+" lines the records added (the current SOA first), in master-file format.
+    ///
+    /// The journal holds for each version of the history the condensed diff straight to the
+    /// current version: that is what an IXFR from FROM is answered with, and what is printed.
+    Diff {
+        /// The store file; its journal (`<store stem>.journal`) is read.
+        store: PathBuf,
+        /// The serial to diff from; without it every version's summary is listed.
+        #[arg(long)]
+        from: Option<u32>,
+    },
     /// Generate a realistic zone file (deterministic for its seed).
     Gen {
         /// The zone's origin, e.g. example.com.
@@ -105,6 +121,7 @@ fn main() -> ExitCode {
         } => cmd_compile(&origin, &zonefile, &output, workers),
         Command::Dump { store, generic } => cmd_dump(&store, generic),
         Command::Inspect { store } => cmd_inspect(&store),
+        Command::Diff { store, from } => cmd_diff(&store, from),
         Command::Gen {
             origin,
             records,
@@ -487,11 +504,151 @@ fn cmd_inspect(path: &Path) -> Result<()> {
         "sources match: {}",
         if store.matches_sources() { "yes" } else { "no" }
     );
+    inspect_journal(&mut o, &store, wire_bytes);
     io::stdout().write_all(o.as_bytes())?;
     if transfer_records != records + 1 {
         bail!("the messages hold {transfer_records} records, the header says {records} (+1 for the closing SOA)");
     }
     Ok(())
+}
+
+// ---- journal -------------------------------------------------------------------------------
+
+/// The journal beside `store`: `None` when there is none, an error when it is refused.
+fn open_journal(store: &Store) -> Option<Result<Journal>> {
+    let path = journal_path(store.path());
+    path.exists()
+        .then(|| Journal::open(&path, store).with_context(|| format!("journal {}", path.display())))
+}
+
+/// Appends the journal's summary to an `inspect` report.
+fn inspect_journal(o: &mut String, store: &Store, axfr_bytes: u64) {
+    use std::fmt::Write as _;
+    let j = match open_journal(store) {
+        None => {
+            let _ = writeln!(o, "journal: none (IXFR is answered AXFR-style)");
+            return;
+        }
+        Some(Err(e)) => {
+            let _ = writeln!(o, "journal: refused: {e:#}");
+            return;
+        }
+        Some(Ok(j)) => j,
+    };
+    let _ = writeln!(
+        o,
+        "journal: {} ({} bytes), {} versions to serial {}",
+        j.path().display(),
+        j.file_bytes(),
+        j.versions(),
+        j.current_serial()
+    );
+    for v in 0..j.versions() {
+        let i = j.version(v);
+        let _ = writeln!(
+            o,
+            "  from serial {}: {} deleted, {} added, {} messages, {} wire bytes ({:.4}x the AXFR)",
+            i.serial,
+            i.deleted,
+            i.added,
+            i.messages,
+            i.wire_bytes,
+            i.wire_bytes as f64 / axfr_bytes.max(1) as f64
+        );
+    }
+}
+
+/// Message `i` of version `v`'s diff as the engine sends it (header, question, body).
+fn journal_message(j: &Journal, store: &Store, v: usize, i: usize) -> (Vec<u8>, usize, u16) {
+    let m = j.message(v, i);
+    let origin = store.origin().as_wire();
+    let mut buf = Vec::with_capacity(12 + origin.len() + 4 + m.body.len());
+    buf.extend_from_slice(&answer_header(m.ancount).to_bytes());
+    buf.extend_from_slice(origin);
+    buf.extend_from_slice(&rtype::IXFR.to_be_bytes());
+    buf.extend_from_slice(&store.class().to_be_bytes());
+    let base = buf.len();
+    buf.extend_from_slice(m.body);
+    (buf, base, m.ancount)
+}
+
+fn cmd_diff(path: &Path, from: Option<u32>) -> Result<()> {
+    let (store, _) = open_store(path)?;
+    let j = match open_journal(&store) {
+        None => bail!("{} has no journal: no history", path.display()),
+        Some(j) => j?,
+    };
+    let Some(from) = from else {
+        let mut o = String::new();
+        let axfr =
+            store.body_bytes() + store.message_count() as u64 * (2 + store.body_base() as u64);
+        inspect_journal(&mut o, &store, axfr);
+        io::stdout().write_all(o.as_bytes())?;
+        return Ok(());
+    };
+    let v = j.find(from).with_context(|| {
+        let serials: Vec<String> = (0..j.versions())
+            .map(|v| j.version(v).serial.to_string())
+            .collect();
+        format!(
+            "serial {from} is not in the history (it holds {})",
+            if serials.is_empty() {
+                "nothing".to_string()
+            } else {
+                serials.join(", ")
+            }
+        )
+    })?;
+    let mut records = Vec::new();
+    for i in 0..j.message_count(v) {
+        let (msg, base, ancount) = journal_message(&j, &store, v, i);
+        records.extend(
+            message::read_answers(&msg, base, ancount)
+                .with_context(|| format!("journal message {i} of version {from}"))?,
+        );
+    }
+    // Current SOA, FROM's SOA, deleted, current SOA, added, current SOA (RFC 1995).
+    let soas: Vec<usize> = (0..records.len())
+        .filter(|&i| records[i].rtype == rtype::SOA)
+        .collect();
+    ensure!(
+        soas.len() == 4 && soas[1] == 1 && soas[3] + 1 == records.len(),
+        "the diff is not framed by SOAs as an IXFR is"
+    );
+    let stdout = io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    writeln!(
+        out,
+        "; {}: from serial {from} to {}: {} deleted, {} added",
+        store.origin(),
+        j.current_serial(),
+        soas[2] - 2,
+        soas[3] - soas[2] - 1
+    )?;
+    let mut line = String::new();
+    for (i, rec) in records.iter().enumerate() {
+        let sign = match i {
+            _ if i == 1 => '-',
+            _ if i == soas[2] => '+',
+            _ if i > 1 && i < soas[2] => '-',
+            _ if i > soas[2] && i < soas[3] => '+',
+            _ => continue,
+        };
+        let decoded = hickory_single(&store, rec);
+        line.clear();
+        present::write_default(&mut line, rec, decoded.as_ref());
+        write!(out, "{sign}{line}")?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// hickory-proto's decoding of one record, for presentation form; `None` where it cannot.
+fn hickory_single(store: &Store, rec: &Answer) -> Option<HRecord> {
+    let single = single_record_message(store, rec);
+    Message::from_vec(&single)
+        .ok()
+        .and_then(|m| m.answers.into_iter().next())
 }
 
 // ---- gen -----------------------------------------------------------------------------------
