@@ -17,6 +17,15 @@
 //! turns a SOA benchmark into a measurement of the limiter); named limits concurrent outgoing
 //! transfers (`transfers-out`, default 10), TCP clients and its listen queue (default 10): all
 //! three are raised so that the table compares serving, not admission limits.
+//!
+//! Signed runs (`--tsig NAME:ALG:SECRET`): every server gets the key in its config and allows
+//! transfers only with it (xfrd: a `[[key]]` and a keyed `[acl] allow_transfer` entry; knotd:
+//! a `key:` and `key:` in the transfer ACL; nsd: a `key:` and `provide-xfr: 127.0.0.0/8 NAME`;
+//! named: a `key` and `allow-transfer { key NAME; }`). Each server must then refuse one
+//! unsigned AXFR, and its untimed AXFRs verify the MAC chain of every message. The timed
+//! transfers sign their queries; they verify the responses only with `--verify`, because the
+//! client's HMAC runs at the server's speed and would otherwise bound what it measures. SOA
+//! queries stay unsigned. Without `--tsig` the configs and outputs are what they always were.
 
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
@@ -27,6 +36,7 @@ use anyhow::{bail, Context as _};
 use clap::Args;
 use serde::Serialize;
 use xfr_proto::message;
+use xfr_proto::tsig;
 use xfr_proto::wire::TYPE_SOA;
 
 use crate::load::{self, LoadConfig, Mode, Report};
@@ -38,6 +48,9 @@ const READY_TIMEOUT: Duration = Duration::from_secs(180);
 const HANDOFF_CONNS: usize = 4;
 /// Grace period between SIGTERM and SIGKILL when stopping a server.
 const STOP_GRACE: Duration = Duration::from_secs(5);
+/// How long to wait before quoting a server's log after a failed transfer: xfrd's serving
+/// cores write their log lines in batches, up to 100 ms after the event (engine/CONFIG.md).
+const LOG_FLUSH_WAIT: Duration = Duration::from_millis(300);
 
 #[derive(Args, Clone)]
 pub struct CompareArgs {
@@ -102,6 +115,88 @@ pub struct CompareArgs {
     /// Keep configs, zones and logs here instead of a temporary folder removed at the end.
     #[arg(long)]
     workdir: Option<PathBuf>,
+    /// TSIG key NAME:ALG:SECRET (or ALG:NAME:SECRET, as with dig -y; secret in base64): every
+    /// server allows transfers only with it, and every AXFR query is signed with it.
+    #[arg(long)]
+    tsig: Option<String>,
+    /// Configure the servers with this key instead of --tsig's (to check that a client with
+    /// the wrong key fails, and how).
+    #[arg(long, requires = "tsig")]
+    server_tsig: Option<String>,
+    /// Check the timed transfers as the untimed ones are: records decoded, digests compared,
+    /// and with --tsig every response MAC verified (the client then does the server's HMAC
+    /// work too, and may bound the throughput).
+    #[arg(long)]
+    verify: bool,
+}
+
+/// A TSIG key as the servers' configs spell it, from a `--tsig` value.
+#[derive(Clone)]
+struct KeySpec {
+    /// Lowercased, with the final dot.
+    name: String,
+    algorithm: &'static str,
+    /// Base64, as given.
+    secret: String,
+    key: tsig::Key,
+}
+
+impl std::fmt::Debug for KeySpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeySpec")
+            .field("name", &self.name)
+            .field("algorithm", &self.algorithm)
+            .field("secret", &"<redacted>")
+            .finish()
+    }
+}
+
+impl KeySpec {
+    fn parse(flag: &str, spec: &str) -> anyhow::Result<KeySpec> {
+        let key = tsig::Key::parse_spec(spec).with_context(|| flag.to_string())?;
+        // parse_spec took the secret as the third part, whichever order the first two had.
+        let secret = spec.splitn(3, ':').nth(2).unwrap_or_default().trim();
+        let name = tsig::name_text(key.name());
+        // The name goes into four config syntaxes unquoted or quoted: keep it plain.
+        anyhow::ensure!(
+            name.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')),
+            "{flag}: a key name of letters, digits, '-', '_' and '.' only, for the servers' \
+             configs (got {name:?})"
+        );
+        Ok(KeySpec {
+            name,
+            algorithm: key.algorithm().text_name(),
+            secret: secret.to_string(),
+            key,
+        })
+    }
+}
+
+/// The command line as recorded in the report, with the secrets of `--tsig` and
+/// `--server-tsig` replaced by `<secret>`.
+fn command_line(args: impl Iterator<Item = String>) -> String {
+    let redact = |v: &str| match v.rsplit_once(':') {
+        Some((head, _)) => format!("{head}:<secret>"),
+        None => v.to_string(),
+    };
+    let mut out = Vec::new();
+    let mut next_is_key = false;
+    for a in args {
+        if next_is_key {
+            out.push(redact(&a));
+            next_is_key = false;
+        } else if let Some((flag, v)) = a
+            .split_once('=')
+            .filter(|(f, _)| matches!(*f, "--tsig" | "--server-tsig"))
+        {
+            out.push(format!("{flag}={}", redact(v)));
+        } else {
+            next_is_key = matches!(a.as_str(), "--tsig" | "--server-tsig");
+            out.push(a);
+        }
+    }
+    out.join(" ")
 }
 
 /// One zone as served in the comparison.
@@ -244,13 +339,26 @@ fn server_command(
     dir: &Path,
     port: u16,
     zones: &[Zone],
+    key: Option<&KeySpec>,
 ) -> anyhow::Result<Command> {
     let d = dir.display();
     let mut cmd = Command::new(bin);
     match name {
         "xfrd" => {
-            cmd.arg("serve")
-                .arg("--listen")
+            cmd.arg("serve");
+            if let Some(k) = key {
+                // The --zone zones below take the default ACL, [acl].
+                write(
+                    &dir.join("xfrd.toml"),
+                    format!(
+                        "[[key]]\nname = \"{}\"\nalgorithm = \"{}\"\nsecret = \"{}\"\n\n\
+                         [acl]\nallow_transfer = [{{ address = \"127.0.0.0/8\", key = \"{}\" }}]\n",
+                        k.name, k.algorithm, k.secret, k.name
+                    ),
+                )?;
+                cmd.arg("--config").arg(dir.join("xfrd.toml"));
+            }
+            cmd.arg("--listen")
                 .arg(format!("127.0.0.1:{port}"))
                 .arg("--cores")
                 .arg("1")
@@ -265,11 +373,21 @@ fn server_command(
             }
         }
         "knotd" => {
+            let (keys, acl_key) = match key {
+                Some(k) => (
+                    format!(
+                        "key:\n  - id: {}\n    algorithm: {}\n    secret: {}\n",
+                        k.name, k.algorithm, k.secret
+                    ),
+                    format!("    key: {}\n", k.name),
+                ),
+                None => (String::new(), String::new()),
+            };
             let mut c = format!(
                 "server:\n    rundir: \"{d}\"\n    listen: 127.0.0.1@{port}\n    tcp-reuseport: on\n\
                  database:\n    storage: \"{d}/db\"\n\
-                 log:\n  - target: stderr\n    any: warning\n\
-                 acl:\n  - id: xfr_out\n    address: 127.0.0.0/8\n    action: transfer\n\
+                 log:\n  - target: stderr\n    any: warning\n{keys}\
+                 acl:\n  - id: xfr_out\n    address: 127.0.0.0/8\n{acl_key}    action: transfer\n\
                  template:\n  - id: default\n    storage: \"{d}\"\n    acl: xfr_out\n    zonefile-sync: -1\n\
                  \x20   journal-content: none\n    semantic-checks: off\n\
                  zone:\n"
@@ -293,9 +411,19 @@ fn server_command(
                  \x20   server-count: 1\n    tcp-count: 1024\n    rrl-ratelimit: 0\n\
                  remote-control:\n    control-enable: no\n"
             );
+            let provide_key = match key {
+                Some(k) => {
+                    c.push_str(&format!(
+                        "key:\n    name: \"{}\"\n    algorithm: {}\n    secret: \"{}\"\n",
+                        k.name, k.algorithm, k.secret
+                    ));
+                    k.name.as_str()
+                }
+                None => "NOKEY",
+            };
             for z in zones {
                 c.push_str(&format!(
-                    "zone:\n    name: {}\n    zonefile: \"{}\"\n    provide-xfr: 127.0.0.0/8 NOKEY\n",
+                    "zone:\n    name: {}\n    zonefile: \"{}\"\n    provide-xfr: 127.0.0.0/8 {provide_key}\n",
                     z.origin,
                     z.file.display()
                 ));
@@ -304,12 +432,22 @@ fn server_command(
             cmd.arg("-d").arg("-c").arg(dir.join("nsd.conf"));
         }
         "named" => {
+            let (keys, allow) = match key {
+                Some(k) => (
+                    format!(
+                        "key \"{}\" {{ algorithm {}; secret \"{}\"; }};\n",
+                        k.name, k.algorithm, k.secret
+                    ),
+                    format!("key \"{}\";", k.name),
+                ),
+                None => (String::new(), "127.0.0.0/8;".to_string()),
+            };
             let mut c = format!(
-                "options {{\n  directory \"{d}\";\n  listen-on port {port} {{ 127.0.0.1; }};\n\
+                "{keys}options {{\n  directory \"{d}\";\n  listen-on port {port} {{ 127.0.0.1; }};\n\
                  \x20 listen-on-v6 {{ none; }};\n  pid-file \"{d}/named.pid\";\n\
                  \x20 session-keyfile \"{d}/session.key\";\n  managed-keys-directory \"{d}\";\n\
                  \x20 recursion no;\n  notify no;\n  dnssec-validation no;\n\
-                 \x20 allow-transfer {{ 127.0.0.0/8; }};\n  transfers-out 1000;\n\
+                 \x20 allow-transfer {{ {allow} }};\n  transfers-out 1000;\n\
                  \x20 tcp-clients 1000;\n  tcp-listen-queue 1024;\n}};\ncontrols {{ }};\n"
             );
             for z in zones {
@@ -376,6 +514,13 @@ struct ServerResult {
     small_direct_threads: Vec<Report>,
     soa_udp: Report,
     peak_rss_mib: f64,
+    /// With --tsig: the untimed AXFR of the large zone, its messages and how many of them
+    /// were signed (every MAC verified; RFC 8945 allows up to 99 unsigned in a row).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    large_signed: Option<SignedMessages>,
+    /// With --tsig: how the server refused an unsigned AXFR of the small zone (error kind).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unsigned_refused: Option<String>,
     /// /proc/loadavg (1, 5, 15 min) when this server's workloads started and ended: other
     /// work on the machine shows up here, and in the wall times, not in the CPU seconds.
     loadavg_start: String,
@@ -396,6 +541,27 @@ struct CompareReport {
     reference: String,
     servers: Vec<ServerResult>,
     skipped: Vec<String>,
+    /// Present only for a signed run (--tsig).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tsig: Option<SignedRun>,
+}
+
+#[derive(Serialize)]
+struct SignedMessages {
+    signed: u64,
+    messages: u64,
+}
+
+/// How a run was signed.
+#[derive(Serialize)]
+struct SignedRun {
+    key: String,
+    algorithm: &'static str,
+    /// Whether the timed transfers verified every response MAC too (--verify); the untimed
+    /// ones always do.
+    timed_responses_verified: bool,
+    /// The servers were configured with another key (--server-tsig).
+    server_key: Option<String>,
 }
 
 fn sh(cmd: &str) -> String {
@@ -456,6 +622,15 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 pub fn run(a: CompareArgs) -> anyhow::Result<()> {
     let t_all = Instant::now();
+    let client_key = a
+        .tsig
+        .as_deref()
+        .map(|v| KeySpec::parse("--tsig", v))
+        .transpose()?;
+    let server_key = match &a.server_tsig {
+        Some(v) => Some(KeySpec::parse("--server-tsig", v)?),
+        None => client_key.clone(),
+    };
     // Counted before any pinning: available_parallelism follows this thread's affinity.
     let cpus = std::thread::available_parallelism()
         .map(|n| n.get())
@@ -546,7 +721,7 @@ pub fn run(a: CompareArgs) -> anyhow::Result<()> {
             "== {name} ({version}) on {target}, pinned to core {}",
             a.server_core
         );
-        let cmd = server_command(name, &bin, &dir, port, &zones)?;
+        let cmd = server_command(name, &bin, &dir, port, &zones, server_key.as_ref())?;
         let t_start = Instant::now();
         let mut server = start_pinned(name, cmd, a.server_core, dir.join("server.log"))?;
         // Ready when it answers SOA for both zones; bounded.
@@ -576,7 +751,8 @@ pub fn run(a: CompareArgs) -> anyhow::Result<()> {
             transfers: 1,
             duration: Duration::from_secs(120),
             timeout,
-            tsig: None,
+            tsig: client_key.as_ref().map(|k| k.key.clone()),
+            tsig_verify: true,
             verify: true,
             expect_records: None,
             server_pid: Some(server.pid()),
@@ -598,14 +774,54 @@ pub fn run(a: CompareArgs) -> anyhow::Result<()> {
         })?;
         for (z, r) in [(&large, &vl), (&small, &vs)] {
             if r.transfers != 1 {
+                let signed = match &client_key {
+                    Some(k) => format!(
+                        " (signed with TSIG key {} {}: NOTAUTH, REFUSED or a tsig_* error \
+                         means that the server and the client do not share the key)",
+                        k.name, k.algorithm
+                    ),
+                    None => String::new(),
+                };
+                std::thread::sleep(LOG_FLUSH_WAIT);
                 bail!(
-                    "{name}: verified AXFR of {} failed: {:?}\n{}",
+                    "{name}: verified AXFR of {} failed: {}{signed}\n{}",
                     z.origin,
-                    r.first_error,
+                    r.first_error.as_deref().unwrap_or("no transfer"),
                     server.log_tail()
                 );
             }
         }
+        // Signed runs: the server must refuse a transfer without the key (bounded: one
+        // transfer, 5 s at most).
+        let unsigned_refused = match &client_key {
+            None => None,
+            Some(k) => {
+                let r = load::run(&LoadConfig {
+                    zone: small.origin.clone(),
+                    tsig: None,
+                    verify: false,
+                    timeout: timeout.min(Duration::from_secs(5)),
+                    ..base.clone()
+                })?;
+                if r.transfers > 0 {
+                    bail!(
+                        "{name} served an unsigned AXFR of {}, though its config allows \
+                         transfers only with key {}",
+                        small.origin,
+                        k.name
+                    );
+                }
+                let how = r.errors_by_kind.keys().next().cloned().unwrap_or_default();
+                eprintln!("   unsigned AXFR refused: {how}");
+                Some(how)
+            }
+        };
+        // The timed runs: signed as the untimed ones, checked in full only with --verify.
+        let timed = LoadConfig {
+            verify: a.verify,
+            tsig_verify: a.verify,
+            ..base.clone()
+        };
         let digest = |r: &Report| {
             r.verify
                 .as_ref()
@@ -615,10 +831,7 @@ pub fn run(a: CompareArgs) -> anyhow::Result<()> {
         // The large zone, one transfer at a time, each its own run (median of the runs).
         let mut singles = Vec::new();
         for _ in 0..a.large_repeat {
-            singles.push(load::run(&LoadConfig {
-                verify: false,
-                ..base.clone()
-            })?);
+            singles.push(load::run(&timed)?);
         }
         let large_axfr_median_ms = median(singles.iter().map(|r| r.latency_ms.max).collect());
         // The report kept for the large zone is the median run.
@@ -637,8 +850,7 @@ pub fn run(a: CompareArgs) -> anyhow::Result<()> {
                 concurrency: c,
                 transfers: a.small_transfers,
                 duration: Duration::from_secs_f64(a.small_duration),
-                verify: false,
-                ..base.clone()
+                ..timed.clone()
             })?;
             eprintln!(
                 "   AXFR small c={c}: {:.0}/s p99 {:.1} ms, {} errors",
@@ -656,9 +868,8 @@ pub fn run(a: CompareArgs) -> anyhow::Result<()> {
                     concurrency: c,
                     transfers: a.small_transfers,
                     duration: Duration::from_secs_f64(a.small_duration),
-                    verify: false,
                     driver: load::Driver::Threads,
-                    ..base.clone()
+                    ..timed.clone()
                 })?;
                 small_direct_threads.push(d);
                 let r = load::run(&LoadConfig {
@@ -667,9 +878,8 @@ pub fn run(a: CompareArgs) -> anyhow::Result<()> {
                     concurrency: c,
                     transfers: a.small_transfers,
                     duration: Duration::from_secs_f64(a.small_duration),
-                    verify: false,
                     handoff_socket: Some(sock.clone()),
-                    ..base.clone()
+                    ..timed.clone()
                 })?;
                 eprintln!(
                     "   AXFR small by handoff c={c}: {:.0}/s p99 {:.1} ms, {} errors",
@@ -685,6 +895,7 @@ pub fn run(a: CompareArgs) -> anyhow::Result<()> {
             transfers: a.soa_queries,
             duration: Duration::from_secs_f64(a.soa_duration),
             timeout: Duration::from_secs(1),
+            tsig: None,
             verify: false,
             ..base.clone()
         })?;
@@ -710,6 +921,11 @@ pub fn run(a: CompareArgs) -> anyhow::Result<()> {
             small_direct_threads,
             soa_udp,
             peak_rss_mib,
+            large_signed: vl.tsig.as_ref().map(|t| SignedMessages {
+                signed: t.messages_signed,
+                messages: vl.messages_total,
+            }),
+            unsigned_refused,
             loadavg_start,
             loadavg_end: loadavg(),
         });
@@ -724,12 +940,22 @@ pub fn run(a: CompareArgs) -> anyhow::Result<()> {
         cpus,
         server_core: a.server_core,
         client_cores: a.client_cores.clone(),
-        command: std::env::args().collect::<Vec<_>>().join(" "),
+        command: command_line(std::env::args()),
         zones,
         zone_source,
         reference,
         servers: results,
         skipped,
+        tsig: client_key.as_ref().map(|k| SignedRun {
+            key: k.name.clone(),
+            algorithm: k.algorithm,
+            timed_responses_verified: a.verify,
+            server_key: a
+                .server_tsig
+                .as_ref()
+                .and(server_key.as_ref())
+                .map(|k| format!("{} ({})", k.name, k.algorithm)),
+        }),
     };
     let md = markdown(&report, &a, t_all.elapsed());
     println!("{md}");
@@ -748,8 +974,14 @@ pub fn run(a: CompareArgs) -> anyhow::Result<()> {
 fn chart_data(r: &CompareReport, a: &CompareArgs) -> crate::svg::Data {
     crate::svg::Data {
         title: format!(
-            "xfr-bench compare, {} ({} cores), {}",
-            r.machine, r.cpus, r.date_utc
+            "xfr-bench compare, {} ({} cores), {}{}",
+            r.machine,
+            r.cpus,
+            r.date_utc,
+            r.tsig
+                .as_ref()
+                .map(|t| format!(", TSIG {}", t.algorithm))
+                .unwrap_or_default()
         ),
         servers: r.servers.iter().map(|s| s.name.clone()).collect(),
         concurrency: a.concurrency.clone(),
@@ -831,6 +1063,39 @@ fn markdown(r: &CompareReport, a: &CompareArgs, took: Duration) -> String {
         took.as_secs_f64()
     );
     let _ = writeln!(s);
+    if let Some(t) = &r.tsig {
+        let refused = r
+            .servers
+            .iter()
+            .map(|x| {
+                format!(
+                    "{} {}",
+                    x.name,
+                    x.unsigned_refused.as_deref().unwrap_or("?")
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let _ = writeln!(
+            s,
+            "Signed (TSIG, RFC 8945): every AXFR query signed with key `{}` ({}); each server's \
+             config holds the key and allows transfers only with it (an unsigned AXFR was \
+             refused: {refused}). The untimed AXFRs verified the MAC chain of every message \
+             (signed messages below); the timed ones {}. SOA queries are unsigned.",
+            t.key,
+            t.algorithm,
+            if t.timed_responses_verified {
+                "verified every MAC too (`--verify`)"
+            } else {
+                "signed their queries and read the answers without verifying the MACs, so \
+                 that the client's HMAC does not bound them"
+            }
+        );
+        if let Some(k) = &t.server_key {
+            let _ = writeln!(s, "The servers were configured with another key: {k}.");
+        }
+        let _ = writeln!(s);
+    }
     let _ = writeln!(s, "Command: `{}`", r.command);
     let _ = writeln!(s);
     let _ = writeln!(
@@ -906,6 +1171,20 @@ fn markdown(r: &CompareReport, a: &CompareArgs, took: Duration) -> String {
             .collect(),
         &f0,
     );
+    if r.tsig.is_some() {
+        let _ = write!(
+            s,
+            "| {large_name} | signed / all messages (untimed AXFR, every MAC verified) |"
+        );
+        for x in srv {
+            let (signed, all) = x
+                .large_signed
+                .as_ref()
+                .map_or((0, 0), |m| (m.signed, m.messages));
+            let _ = write!(s, " {signed} / {all} |");
+        }
+        let _ = writeln!(s);
+    }
     row(
         &mut s,
         &large_name,
@@ -1112,4 +1391,46 @@ fn markdown(r: &CompareReport, a: &CompareArgs, took: Duration) -> String {
             .join(", ")
     );
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_spec_in_either_order_for_the_configs() {
+        for spec in [
+            "Bench-Key:hmac-sha256:c2VjcmV0c2VjcmV0",
+            "hmac-sha256:bench-key.:c2VjcmV0c2VjcmV0",
+        ] {
+            let k = KeySpec::parse("--tsig", spec).unwrap();
+            assert_eq!(k.name, "bench-key.");
+            assert_eq!(k.algorithm, "hmac-sha256");
+            assert_eq!(k.secret, "c2VjcmV0c2VjcmV0");
+        }
+        let e = KeySpec::parse("--tsig", "k:hmac-md5:c2VjcmV0").unwrap_err();
+        assert!(format!("{e:#}").contains("unknown TSIG algorithm"), "{e:#}");
+        // A name that would need quoting or escapes in a config is refused, not written.
+        let e = KeySpec::parse("--tsig", r"a\;b:hmac-sha256:c2VjcmV0").unwrap_err();
+        assert!(format!("{e:#}").contains("letters, digits"), "{e:#}");
+    }
+
+    #[test]
+    fn recorded_command_hides_secrets() {
+        let args = [
+            "xfr-bench",
+            "compare",
+            "--tsig",
+            "k.:hmac-sha256:c2VjcmV0",
+            "--server-tsig=k.:hmac-sha1:b3RoZXI=",
+            "--servers",
+            "xfrd",
+        ]
+        .map(String::from);
+        assert_eq!(
+            command_line(args.into_iter()),
+            "xfr-bench compare --tsig k.:hmac-sha256:<secret> \
+             --server-tsig=k.:hmac-sha1:<secret> --servers xfrd"
+        );
+    }
 }

@@ -101,6 +101,11 @@ pub struct LoadConfig {
     pub duration: Duration,
     pub timeout: Duration,
     pub tsig: Option<tsig::Key>,
+    /// With `tsig`: verify the MAC chain of every response (`xfr-bench axfr` and `ixfr`
+    /// always do). Off, the query is still signed and the response read as unsigned ones
+    /// are, so that the client's HMAC does not bound a timed run (compare without
+    /// `--verify`); a server that refuses the key still fails the transfer (NOTAUTH).
+    pub tsig_verify: bool,
     pub verify: bool,
     pub expect_records: Option<u64>,
     pub server_pid: Option<u32>,
@@ -165,6 +170,21 @@ impl Percentiles {
     }
 }
 
+/// With `--tsig`: which key the queries were signed with, and what was checked of the
+/// responses.
+#[derive(Debug, Clone, Serialize)]
+pub struct TsigInfo {
+    /// The key's name, lowercased, with the final dot.
+    pub key: String,
+    /// `hmac-sha256` and the like.
+    pub algorithm: &'static str,
+    /// Whether every response's MAC chain was verified (`LoadConfig::tsig_verify`).
+    pub responses_verified: bool,
+    /// Signed messages whose MAC verified, over the successful transfers (0 when not
+    /// verified); against `messages_total` it shows how many the server left unsigned.
+    pub messages_signed: u64,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct VerifyInfo {
     pub serial: u32,
@@ -215,6 +235,9 @@ pub struct Report {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub server_rss_mib: Option<f64>,
     pub verify: Option<VerifyInfo>,
+    /// Present only when the queries were signed (`--tsig`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tsig: Option<TsigInfo>,
 }
 
 fn hist() -> Histogram<u64> {
@@ -230,6 +253,8 @@ pub(crate) struct WorkerStats {
     bytes: u64,
     messages: u64,
     records: u64,
+    /// Signed response messages whose MAC verified.
+    signed: u64,
     /// When this worker finished, and its own CPU time (user, system).
     finished: Option<Instant>,
     cpu_s: (f64, f64),
@@ -246,6 +271,7 @@ impl WorkerStats {
             bytes: 0,
             messages: 0,
             records: 0,
+            signed: 0,
             finished: None,
             cpu_s: (0.0, 0.0),
         }
@@ -277,6 +303,7 @@ impl WorkerStats {
         self.bytes += d.bytes;
         self.messages += d.outcome.messages;
         self.records += d.outcome.records;
+        self.signed += d.outcome.signed;
         self.ttfb.saturating_record(d.ttfb.as_micros() as u64);
         self.latency.saturating_record(total.as_micros() as u64);
         ctx.done.fetch_add(1, Ordering::Relaxed);
@@ -380,9 +407,10 @@ pub(crate) fn xfr_query(ctx: &Ctx, id: u16) -> (Vec<u8>, Transfer) {
     let mut q = message::build_query(id, ctx.zone_wire.as_wire(), qtype, serial);
     // Gaps of unsigned messages as RFC 8945 section 5.3.1 allows them (NSD signs one message
     // in a hundred or so); each signed one is verified over all since the last.
-    let verifier = cfg.tsig.as_ref().map(|k| {
+    let verifier = cfg.tsig.as_ref().and_then(|k| {
         let mac = tsig::sign_request(k, &mut q, now_unix_s());
-        ResponseVerifier::new(k, mac, UnsignedRun::Rfc8945)
+        cfg.tsig_verify
+            .then(|| ResponseVerifier::new(k, mac, UnsignedRun::Rfc8945))
     });
     (q, Transfer::new(kind, id, cfg.verify, verifier))
 }
@@ -824,7 +852,7 @@ pub fn run(cfg: &LoadConfig) -> anyhow::Result<Report> {
     let mut ttfb = hist();
     let mut latency = hist();
     let mut errors_by_kind = BTreeMap::new();
-    let (mut ok, mut bytes, mut messages, mut records) = (0u64, 0u64, 0u64, 0u64);
+    let (mut ok, mut bytes, mut messages, mut records, mut signed) = (0u64, 0u64, 0u64, 0u64, 0u64);
     let mut first_error = None;
     for s in &stats {
         ttfb.add(&s.ttfb).expect("same histogram bounds");
@@ -836,6 +864,7 @@ pub fn run(cfg: &LoadConfig) -> anyhow::Result<Report> {
         bytes += s.bytes;
         messages += s.messages;
         records += s.records;
+        signed += s.signed;
         if first_error.is_none() {
             first_error.clone_from(&s.first_error);
         }
@@ -881,6 +910,16 @@ pub fn run(cfg: &LoadConfig) -> anyhow::Result<Report> {
             records: o.records,
             digest: o.digest.map(|d| d.to_string()).unwrap_or_default(),
         }),
+        tsig: cfg
+            .tsig
+            .as_ref()
+            .filter(|_| !matches!(cfg.mode, Mode::Soa { .. }))
+            .map(|k| TsigInfo {
+                key: tsig::name_text(k.name()),
+                algorithm: k.algorithm().text_name(),
+                responses_verified: cfg.tsig_verify,
+                messages_signed: signed,
+            }),
     })
 }
 
@@ -957,6 +996,21 @@ impl Report {
                 "  verified: serial {}, {} records, digest {}",
                 v.serial, v.records, v.digest
             );
+        }
+        if let Some(t) = &self.tsig {
+            if t.responses_verified {
+                let _ = writeln!(
+                    s,
+                    "  TSIG {} ({}): {} of {} messages signed, every MAC verified",
+                    t.key, t.algorithm, t.messages_signed, self.messages_total
+                );
+            } else {
+                let _ = writeln!(
+                    s,
+                    "  TSIG {} ({}): queries signed, responses not verified",
+                    t.key, t.algorithm
+                );
+            }
         }
         s
     }

@@ -159,6 +159,7 @@ fn run_load(
         duration: secs("--duration", a.duration)?,
         timeout: secs("--timeout", a.timeout)?,
         tsig,
+        tsig_verify: true,
         verify: a.verify,
         expect_records: a.expect_records,
         server_pid: a.server_pid,

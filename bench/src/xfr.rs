@@ -144,6 +144,8 @@ pub struct Outcome {
     pub records: u64,
     pub serial: u32,
     pub digest: Option<Digest>,
+    /// Messages whose TSIG MAC verified (0 without a verifier).
+    pub signed: u64,
 }
 
 pub struct Transfer {
@@ -200,6 +202,10 @@ impl Transfer {
             records: self.seen.saturating_sub(1),
             serial: self.first_serial,
             digest: self.verify.then_some(self.digest),
+            signed: self
+                .tsig
+                .as_ref()
+                .map_or(0, ResponseVerifier::messages_verified),
         }
     }
 

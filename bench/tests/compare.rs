@@ -1,16 +1,40 @@
-//! `xfr-bench compare` end to end with knotd on tiny zones: it writes the JSON, Markdown and
-//! SVG outputs, the digests agree, and the server it started is gone afterwards.
+//! `xfr-bench compare` end to end on tiny zones: with knotd it writes the JSON, Markdown and
+//! SVG outputs, the digests agree, and the server it started is gone afterwards; signed
+//! (`--tsig`) against xfrd and knotd every message of the verified transfers is signed and
+//! verified and an unsigned transfer is refused; with a key the servers do not hold it stops
+//! at the first server and says why.
+//!
+//! The xfrd under test is `XFR_BENCH_XFRD` when set (a build of another tree), else this
+//! workspace's.
 
 mod common;
 
 use common::*;
-use std::process::Command;
+use std::path::PathBuf;
+use std::process::{Command, Output};
 
-#[test]
-fn compare_runs_knotd_and_stops_it() {
-    if require_program("knotd").is_none() || require_program("taskset").is_none() {
-        return;
+/// A throwaway key for these tests (base64 of "signed-compare-test-secret").
+const SECRET: &str = "c2lnbmVkLWNvbXBhcmUtdGVzdC1zZWNyZXQ=";
+
+fn xfrd_bin() -> PathBuf {
+    match std::env::var_os("XFR_BENCH_XFRD") {
+        Some(p) => PathBuf::from(p),
+        None => xfrd_tests::workspace_bin("xfrd"),
     }
+}
+
+struct Run {
+    out: Output,
+    json: Option<serde_json::Value>,
+    md: String,
+    svg: String,
+    /// Records of the large zone's AXFR.
+    records: u64,
+}
+
+/// `compare --servers SERVERS` on a large zone of 800 hosts and a small one of 100, short
+/// runs, with `extra` flags.
+fn compare(servers: &str, extra: &[&str]) -> Run {
     let dir = tempfile::tempdir().unwrap();
     let large = dir.path().join("l.zone");
     let small = dir.path().join("s.zone");
@@ -22,24 +46,10 @@ fn compare_runs_knotd_and_stops_it() {
         dir.path().join("c.svg"),
     );
     let port = free_port().to_string();
-    let out = Command::new(BIN)
-        .args([
-            "compare",
-            "--servers",
-            "knotd",
-            "--large-repeat",
-            "3",
-            "--concurrency",
-            "1,4",
-        ])
-        .args([
-            "--small-transfers",
-            "20",
-            "--small-duration",
-            "2",
-            "--soa-queries",
-            "200",
-        ])
+    let mut cmd = Command::new(BIN);
+    cmd.args(["compare", "--servers", servers, "--large-repeat", "3"])
+        .args(["--concurrency", "1,4", "--small-transfers", "20"])
+        .args(["--small-duration", "2", "--soa-queries", "200"])
         .args(["--soa-duration", "2", "--base-port", &port])
         .arg("--large")
         .arg(format!("l.test.={}", large.display()))
@@ -51,18 +61,37 @@ fn compare_runs_knotd_and_stops_it() {
         .arg(&md)
         .arg("--svg")
         .arg(&svg)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let j: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        .args(extra);
+    if servers.contains("xfrd") {
+        cmd.arg("--xfrd").arg(xfrd_bin());
+    }
+    let out = cmd.output().unwrap();
+    Run {
+        out,
+        json: std::fs::read_to_string(&json)
+            .ok()
+            .map(|t| serde_json::from_str(&t).unwrap()),
+        md: std::fs::read_to_string(&md).unwrap_or_default(),
+        svg: std::fs::read_to_string(&svg).unwrap_or_default(),
+        records,
+    }
+}
+
+fn stderr(r: &Run) -> String {
+    String::from_utf8_lossy(&r.out.stderr).into_owned()
+}
+
+#[test]
+fn compare_runs_knotd_and_stops_it() {
+    if require_program("knotd").is_none() || require_program("taskset").is_none() {
+        return;
+    }
+    let r = compare("knotd", &[]);
+    assert!(r.out.status.success(), "{}", stderr(&r));
+    let j = r.json.as_ref().unwrap();
     let s = &j["servers"][0];
     assert_eq!(s["name"], "knotd");
-    assert_eq!(s["large_records"], records);
+    assert_eq!(s["large_records"], r.records);
     assert_eq!(s["small"].as_array().unwrap().len(), 2);
     assert_eq!(s["small"][0]["errors"], 0);
     assert_eq!(s["soa_udp"]["errors"], 0);
@@ -72,9 +101,97 @@ fn compare_runs_knotd_and_stops_it() {
         !std::path::Path::new(&format!("/proc/{pid}")).exists(),
         "knotd {pid} still runs"
     );
-    let md = std::fs::read_to_string(&md).unwrap();
+    let md = &r.md;
     assert!(md.contains("| workload | metric | knotd |"), "{md}");
     assert!(md.contains("large zone agree"), "{md}");
-    let svg = std::fs::read_to_string(&svg).unwrap();
-    assert!(svg.starts_with("<svg") && svg.contains(">knotd<"));
+    assert!(r.svg.starts_with("<svg") && r.svg.contains(">knotd<"));
+    // Unsigned: nothing of TSIG anywhere in the outputs.
+    assert!(j.get("tsig").is_none() && s.get("unsigned_refused").is_none());
+    assert!(s["large_axfr"].get("tsig").is_none());
+    assert!(
+        !md.contains("Signed") && !md.contains("signed / all"),
+        "{md}"
+    );
+}
+
+#[test]
+fn signed_compare_of_xfrd_and_knotd_verifies_every_message() {
+    if require_program("knotd").is_none() || require_program("taskset").is_none() {
+        return;
+    }
+    let key = format!("bench-key.:hmac-sha256:{SECRET}");
+    let r = compare("xfrd,knotd", &["--tsig", &key, "--verify"]);
+    assert!(r.out.status.success(), "{}", stderr(&r));
+    let j = r.json.as_ref().unwrap();
+    assert_eq!(j["tsig"]["key"], "bench-key.");
+    assert_eq!(j["tsig"]["algorithm"], "hmac-sha256");
+    assert_eq!(j["tsig"]["timed_responses_verified"], true);
+    let servers = j["servers"].as_array().unwrap();
+    assert_eq!(servers.len(), 2, "{j}");
+    for s in servers {
+        let name = s["name"].as_str().unwrap();
+        assert_eq!(s["large_records"], r.records, "{name}");
+        // The untimed AXFR: every message signed, every MAC verified.
+        let m = &s["large_signed"];
+        assert!(m["messages"].as_u64().unwrap() > 0, "{name}: {m}");
+        assert_eq!(m["signed"], m["messages"], "{name}");
+        // Transfers without the key are refused (xfrd REFUSED, knotd NOTAUTH).
+        let how = s["unsigned_refused"].as_str().unwrap();
+        assert!(how.starts_with("rcode_"), "{name}: {how}");
+        // The timed transfers, verified too (--verify): no errors, every message signed.
+        let timed = std::iter::once(&s["large_axfr"]).chain(s["small"].as_array().unwrap());
+        for t in timed {
+            assert_eq!(t["errors"], 0, "{name}: {t}");
+            assert!(t["transfers"].as_u64().unwrap() > 0, "{name}");
+            assert_eq!(t["tsig"]["responses_verified"], true, "{name}");
+            assert_eq!(t["tsig"]["messages_signed"], t["messages_total"], "{name}");
+        }
+        // SOA queries are not signed, and the report does not claim they were.
+        assert!(s["soa_udp"].get("tsig").is_none(), "{name}");
+    }
+    let md = &r.md;
+    assert!(md.contains("Signed (TSIG, RFC 8945)"), "{md}");
+    assert!(md.contains("`bench-key.` (hmac-sha256)"), "{md}");
+    assert!(md.contains("signed / all messages"), "{md}");
+    assert!(
+        md.contains("large zone agree") && md.contains("small zone agree"),
+        "{md}"
+    );
+    // The secret is not in the recorded command.
+    assert!(!md.contains(SECRET) && !j["command"].as_str().unwrap().contains(SECRET));
+    assert!(j["command"]
+        .as_str()
+        .unwrap()
+        .contains("bench-key.:hmac-sha256:<secret>"));
+    assert!(r.svg.contains("TSIG hmac-sha256"));
+}
+
+#[test]
+fn signed_compare_with_a_key_the_servers_lack_fails_clearly() {
+    if require_program("taskset").is_none() {
+        return;
+    }
+    let key = format!("bench-key.:hmac-sha256:{SECRET}");
+    // Same name and algorithm, another secret: xfrd answers NOTAUTH (BADSIG).
+    let r = compare(
+        "xfrd,knotd",
+        &[
+            "--tsig",
+            &key,
+            "--server-tsig",
+            "bench-key.:hmac-sha256:b3RoZXI=",
+        ],
+    );
+    assert!(!r.out.status.success());
+    let err = stderr(&r);
+    assert!(
+        err.contains("xfrd: verified AXFR of l.test. failed: RCODE 9"),
+        "{err}"
+    );
+    assert!(err.contains("do not share the key"), "{err}");
+    // xfrd's log tail comes with it, with its reason.
+    assert!(err.contains("BADSIG"), "{err}");
+    // It stops there: no report, and knotd was never started.
+    assert!(r.json.is_none());
+    assert!(!err.contains("== knotd"), "{err}");
 }

@@ -100,5 +100,7 @@ fn json_report_schema_is_stable() {
     h.join().unwrap();
     let j = j.unwrap();
     assert!(j.get("server_cpu_s").is_none() && j.get("server_rss_mib").is_none());
+    // Unsigned: no tsig object at all (added with `--tsig`, absent otherwise).
+    assert!(j.get("tsig").is_none());
     assert_eq!(kind(&j["verify"]), "null");
 }

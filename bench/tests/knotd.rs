@@ -229,6 +229,11 @@ fn tsig_signed_transfers_against_knotd() {
     let j = j.unwrap();
     assert_eq!(j["transfers"], 3);
     assert_eq!(j["verify"]["records"], records);
+    // The report says how it was signed, and that knotd signed every message.
+    assert_eq!(j["tsig"]["key"], "tkey.");
+    assert_eq!(j["tsig"]["algorithm"], "hmac-sha256");
+    assert_eq!(j["tsig"]["responses_verified"], true);
+    assert_eq!(j["tsig"]["messages_signed"], j["messages_total"]);
     // Without a key, and with a wrong secret: refused by knotd.
     let bad = "tkey.:hmac-sha256:d3Jvbmc=".to_string();
     for extra in [vec![], vec!["--tsig", bad.as_str()]] {
