@@ -57,6 +57,11 @@ enum Command {
         /// Render with this many worker threads (0: one per core).
         #[arg(long, default_value_t = 0)]
         workers: usize,
+        /// Keep IXFR history as xfrd does on reload: when OUTPUT already holds a version of
+        /// the zone, diff against it and write its journal (`<output stem>.journal`); a
+        /// changed zone whose serial did not increase is an error and nothing is written.
+        #[arg(long)]
+        update: bool,
     },
     /// Print every record of a store in master-file format, in transfer order.
     ///
@@ -118,7 +123,14 @@ fn main() -> ExitCode {
             zonefile,
             output,
             workers,
-        } => cmd_compile(&origin, &zonefile, &output, workers),
+            update,
+        } => {
+            if update {
+                cmd_update(&origin, &zonefile, &output, workers)
+            } else {
+                cmd_compile(&origin, &zonefile, &output, workers)
+            }
+        }
         Command::Dump { store, generic } => cmd_dump(&store, generic),
         Command::Inspect { store } => cmd_inspect(&store),
         Command::Diff { store, from } => cmd_diff(&store, from),
@@ -197,6 +209,58 @@ fn cmd_compile(origin: &str, zonefile: &Path, output: &Path, workers: usize) -> 
         } else {
             workers.to_string()
         },
+    );
+    Ok(())
+}
+
+fn cmd_update(origin: &str, zonefile: &Path, output: &Path, workers: usize) -> Result<()> {
+    let origin = parse_origin(origin)?;
+    let opts = CompileOptions {
+        workers,
+        message_bytes_target: 0,
+    };
+    let jpath = journal_path(output);
+    let t_total = Instant::now();
+    let old = Store::open(output)
+        .ok()
+        .filter(|s| s.origin().eq_ignore_case(&origin));
+    let journal = old.as_ref().and_then(|s| {
+        Journal::open(&jpath, s)
+            .map_err(|e| eprintln!("xfr-zone: journal dropped: {e}"))
+            .ok()
+    });
+    let r = zone_store::update::compile_update(
+        zonefile,
+        &origin,
+        output,
+        &jpath,
+        old.as_ref().map(|s| (s, journal.as_ref())),
+        &opts,
+        &zone_store::journal::JournalLimits::default(),
+        zone_store::journal::SerialPolicy::Keep,
+    )?;
+    for w in &r.compile.warnings {
+        eprintln!("{w}");
+    }
+    let t = &r.timings;
+    eprintln!(
+        "{:?}: serial {}, {} records, {} history versions, journal {} bytes; parse {}, build {}, \
+         decode {}, diff {}, render diffs {}, store write {}, journal write {}, total {} \
+         ({} with opening the previous version)",
+        r.outcome,
+        r.compile.serial,
+        r.compile.records,
+        r.history,
+        r.journal_bytes,
+        ms(t.parse),
+        ms(t.build),
+        ms(t.decode_old),
+        ms(t.diff),
+        ms(t.render),
+        ms(t.store_write),
+        ms(t.journal_write),
+        ms(t.total),
+        ms(t_total.elapsed()),
     );
     Ok(())
 }
