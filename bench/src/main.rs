@@ -98,6 +98,11 @@ struct LoadArgs {
     /// MAC chain of the response verified message by message (RFC 8945 section 5.4).
     #[arg(long)]
     tsig: Option<String>,
+    /// With --tsig: sign the queries but do not verify the responses' MACs, for load
+    /// generation (verifying costs the client as much HMAC as signing costs the server). A
+    /// server that refuses the key still fails the transfer (NOTAUTH, REFUSED).
+    #[arg(long, requires = "tsig")]
+    tsig_sign_only: bool,
     /// Check every transfer: framing, IDs, SOA first and last, one serial, record count and
     /// record-set digest equal across transfers.
     #[arg(long)]
@@ -159,7 +164,7 @@ fn run_load(
         duration: secs("--duration", a.duration)?,
         timeout: secs("--timeout", a.timeout)?,
         tsig,
-        tsig_verify: true,
+        tsig_verify: !a.tsig_sign_only,
         verify: a.verify,
         expect_records: a.expect_records,
         server_pid: a.server_pid,

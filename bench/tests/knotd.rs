@@ -234,9 +234,32 @@ fn tsig_signed_transfers_against_knotd() {
     assert_eq!(j["tsig"]["algorithm"], "hmac-sha256");
     assert_eq!(j["tsig"]["responses_verified"], true);
     assert_eq!(j["tsig"]["messages_signed"], j["messages_total"]);
-    // Without a key, and with a wrong secret: refused by knotd.
+    // Signed but not verified (load generation): served, and the report says so.
+    let (out, j) = run_bench(&[
+        "axfr",
+        "--target",
+        &target(&k),
+        "--zone",
+        "sig.test.",
+        "--transfers",
+        "2",
+        "--tsig",
+        &good,
+        "--tsig-sign-only",
+        "--fail-on-error",
+    ]);
+    assert!(out.status.success());
+    let j = j.unwrap();
+    assert_eq!(j["transfers"], 2);
+    assert_eq!(j["tsig"]["responses_verified"], false);
+    assert_eq!(j["tsig"]["messages_signed"], 0);
+    // Without a key, and with a wrong secret (verified or not): refused by knotd.
     let bad = "tkey.:hmac-sha256:d3Jvbmc=".to_string();
-    for extra in [vec![], vec!["--tsig", bad.as_str()]] {
+    for extra in [
+        vec![],
+        vec!["--tsig", bad.as_str()],
+        vec!["--tsig", bad.as_str(), "--tsig-sign-only"],
+    ] {
         let mut args = vec![
             "axfr",
             "--target",
