@@ -11,6 +11,22 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# /dev/null must be the null device. Some container images ship it (or leave it, after a
+# careless `rm`) as a regular file; then whatever is "discarded" into it (build-script probe
+# errors, for one) accumulates, and cargo, which hands /dev/null to rustc as the empty stdin of
+# its target query, fails with "failed to run `rustc` to learn about target-specific
+# information". Put the real device back (root or sudo), or stop with a clear error.
+if [ ! -c /dev/null ]; then
+    echo "test.sh: /dev/null is not a character device; recreating it" >&2
+    sudo_null=""
+    [ "$(id -u)" -eq 0 ] || sudo_null="sudo"
+    $sudo_null rm -f /dev/null
+    $sudo_null mknod -m 666 /dev/null c 1 3 || {
+        echo "test.sh: cannot recreate /dev/null (mknod failed); fix the machine first" >&2
+        exit 1
+    }
+fi
+
 need=(dig kdig knotd nsd named named-checkzone)
 missing=()
 for tool in "${need[@]}"; do
