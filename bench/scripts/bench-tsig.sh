@@ -27,6 +27,23 @@ mkdir -p "$OUT"
 steps=("$@")
 [ ${#steps[@]} -gt 0 ] || steps=(compare perf latency)
 
+# Noise control: the machine is shared with other builds and benchmarks. Wait (at most
+# IDLE_WAIT s, default 600) until both cores were under 5% busy for two 3 s windows in a row.
+busy_pct() {
+    local a b t=0 i
+    read -ra a </proc/stat; sleep 3; read -ra b </proc/stat
+    for i in 1 2 3 4 5 6 7 8; do t=$((t + b[i] - a[i])); done
+    echo $((100 * (t - (b[4] - a[4]) - (b[5] - a[5])) / t))
+}
+wait_idle() {
+    local end=$((SECONDS + ${IDLE_WAIT:-600})) ok=0 b
+    while [ $SECONDS -lt $end ]; do
+        b=$(busy_pct)
+        if [ "$b" -lt 5 ]; then ok=$((ok + 1)); [ $ok -ge 2 ] && return 0; else ok=0; fi
+    done
+    echo "machine still busy ($b%) after ${IDLE_WAIT:-600} s: measuring anyway" >&2
+}
+
 zones() {
     [ -s "$OUT/large.zone" ] || "$XFR_ZONE" gen --origin large.bench. --records 1000000 --seed 1 -o "$OUT/large.zone"
     [ -s "$OUT/small.zone" ] || "$XFR_ZONE" gen --origin small.bench. --records 10000 --seed 1 -o "$OUT/small.zone"
@@ -40,6 +57,7 @@ compare() {
         for mode in $order; do
             local flags=()
             [ "$mode" = signed ] && flags=(--tsig "$KEY")
+            wait_idle
             echo "== run $i $mode (load $(cut -d' ' -f1-3 /proc/loadavg))" >&2
             "$XFR_BENCH" compare --servers xfrd,knotd,nsd --xfrd "$XFRD" \
                 --large "large.bench.=$OUT/large.zone" --small "small.bench.=$OUT/small.zone" \
@@ -113,6 +131,7 @@ xpid=
 trap 'stop_xfrd' EXIT
 
 perf_step() {
+    wait_idle
     start_xfrd "$XFRD_PROF" 25390 keyed
     perf record -e cpu-clock -g -p "$xpid" -o "$OUT/perf.data" -- sleep "$SECS" 2>"$OUT/perf.log" &
     local perfpid=$!
@@ -135,6 +154,7 @@ perf_step() {
 latency_step() {
     local bg tag=${BATCH:-default}
     for bg in none unsigned signed; do
+        wait_idle
         start_xfrd "$XFRD" 25391 open
         local bgpid=
         if [ "$bg" != none ]; then
