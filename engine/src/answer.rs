@@ -445,6 +445,7 @@ mod tests {
             ixfr_max_ratio: 1.0,
             notify: Vec::new(),
             notify_key: None,
+            stats: Arc::new(crate::metrics::ZoneStats::new(1)),
         });
         let keys = Arc::new(Keys::from_keys(vec![key()]));
         (dir, ZoneSet::new(vec![zone], keys))

@@ -74,6 +74,31 @@ pub struct FileConfig {
     pub notify: NotifyConfig,
     #[serde(default)]
     pub ixfr: IxfrConfig,
+    #[serde(default)]
+    pub metrics: MetricsConfig,
+    #[serde(default)]
+    pub control: ControlConfig,
+}
+
+/// `[metrics]`: the Prometheus endpoint.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// `ADDR:PORT` serving `/metrics` over HTTP, e.g. "127.0.0.1:9153"; absent: off.
+    #[serde(default)]
+    pub listen: Option<String>,
+}
+
+/// `[control]`: the socket `xfrctl` talks to.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ControlConfig {
+    /// Unix socket path (created owner-only); absent: no control socket.
+    #[serde(default)]
+    pub socket: Option<PathBuf>,
+    /// Peer uids allowed; absent: xfrd's own effective uid and root.
+    #[serde(default)]
+    pub uids: Option<Vec<u32>>,
 }
 
 /// `[notify]`: how NOTIFYs are retried and paced (RFC 1996).
@@ -332,6 +357,13 @@ pub struct Config {
     pub keys: Arc<Keys>,
     pub notify: NotifyConfig,
     pub ixfr: IxfrConfig,
+    /// `[metrics] listen`.
+    pub metrics_listen: Option<SocketAddr>,
+    /// `[control] socket`.
+    pub control_socket: Option<PathBuf>,
+    pub control_uids: Vec<u32>,
+    /// The config file read, if any (for `xfrctl status`).
+    pub config_file: Option<PathBuf>,
 }
 
 /// What the command line said (see `main.rs`).
@@ -513,6 +545,19 @@ pub fn resolve(cli: &CliOverrides) -> Result<Config> {
         keys,
         notify,
         ixfr,
+        metrics_listen: match &file.metrics.listen {
+            None => None,
+            Some(l) => Some(l.parse().with_context(|| {
+                format!("metrics: listen `{l}`: expected ADDR:PORT, e.g. \"127.0.0.1:9153\"")
+            })?),
+        },
+        control_socket: file.control.socket.map(|p| base.join(p)),
+        control_uids: file.control.uids.unwrap_or_else(|| {
+            let mut uids = vec![crate::sys::euid(), 0];
+            uids.dedup();
+            uids
+        }),
+        config_file: cli.config.clone(),
     })
 }
 

@@ -38,7 +38,7 @@ use xfr_proto::cursor::{MessageSource, Signing, TransferCursor, PREFIX_BYTES};
 use xfr_proto::framing::{consume, frame, write_length_prefix, LENGTH_PREFIX_BYTES};
 use xfr_proto::notify::is_notify_response;
 use xfr_proto::tsig::{self, ResponseSigner};
-use xfr_proto::wire::QUESTION_BYTES_MAX;
+use xfr_proto::wire::{QUESTION_BYTES_MAX, RCODE_SERVFAIL, TYPE_AXFR, TYPE_IXFR, TYPE_SOA};
 use zone_store::journal::Journal;
 use zone_store::store::Store;
 
@@ -374,6 +374,10 @@ pub struct Shared {
     pub next_front_end: std::sync::atomic::AtomicUsize,
     /// The notifier: NOTIFY responses received on the serving sockets go there.
     pub notify: Arc<crate::notify::Notify>,
+    /// Counters: each core writes its own blocks (see metrics).
+    pub metrics: Arc<crate::metrics::Metrics>,
+    /// Held by whoever reloads (the SIGHUP thread, `xfrctl reload`): one reload at a time.
+    pub reload_lock: std::sync::Mutex<()>,
 }
 
 /// The sockets a core serves, created (and bound) before the core starts.
@@ -600,6 +604,9 @@ impl Core {
             for &(ud, res, flags) in &completions {
                 self.dispatch(ud, res, flags, now);
             }
+            let stats = self.shared.metrics.core(self.index);
+            stats.connections_open.set(self.connections_open as u64);
+            stats.transfers_in_flight.set(self.transfers_active as u64);
             // Between turns: stop requests.
             self.check_stop(now);
             if self.stopping
@@ -753,6 +760,11 @@ impl Core {
             return;
         }
         let Some(index) = self.free.pop() else {
+            self.shared
+                .metrics
+                .core(self.index)
+                .connections_rejected
+                .inc();
             self.rejected_connections += 1;
             if self.rejected_connections.is_power_of_two() {
                 tracing::warn!(
@@ -772,6 +784,11 @@ impl Core {
                 return;
             }
         };
+        self.shared
+            .metrics
+            .core(self.index)
+            .connections_accepted
+            .inc();
         self.open_slot(index, fd, peer, now);
         self.arm_recv(index as usize);
     }
@@ -857,7 +874,21 @@ impl Core {
             now_s: self.now_s,
         };
         let len = match answer(&self.zones, &req, &mut ub.out) {
-            Answer::Reply { len, refusal, .. } => {
+            Answer::Reply {
+                len,
+                rcode,
+                refusal,
+            } => {
+                count_reply(
+                    &self.shared.metrics,
+                    &self.zones,
+                    self.index,
+                    msg,
+                    &ub.out[..len],
+                    Transport::Udp,
+                    rcode,
+                    refusal.as_ref(),
+                );
                 if let Some(r) = refusal {
                     if self.refusal_log.allow(Instant::now()) {
                         log_refusal(peer, question_name(msg), Transport::Udp, &r);
@@ -960,11 +991,25 @@ impl Core {
                     };
                     let decision = answer(&self.zones, &req, &mut reply[LENGTH_PREFIX_BYTES..]);
                     if let Answer::Reply {
-                        refusal: Some(r), ..
+                        len,
+                        rcode,
+                        refusal,
                     } = &decision
                     {
-                        if self.refusal_log.allow(now) {
-                            log_refusal(*peer, question_name(msg), Transport::Tcp, r);
+                        count_reply(
+                            &self.shared.metrics,
+                            &self.zones,
+                            self.index,
+                            msg,
+                            &reply[LENGTH_PREFIX_BYTES..LENGTH_PREFIX_BYTES + len],
+                            Transport::Tcp,
+                            *rcode,
+                            refusal.as_ref(),
+                        );
+                        if let Some(r) = refusal {
+                            if self.refusal_log.allow(now) {
+                                log_refusal(*peer, question_name(msg), Transport::Tcp, r);
+                            }
                         }
                     }
                     if let Answer::Transfer(t) = &decision {
@@ -1013,6 +1058,8 @@ impl Core {
                 .unwrap_or_else(|| vec![0u8; TSIG_RECORDS_BYTES].into_boxed_slice());
             (signer, records)
         });
+        let served = crate::metrics::Served::of_log_label(t.served);
+        t.zone.stats.core(self.index).transfers[served as usize].inc();
         let slot = &mut self.slots[index];
         slot.question_len = t.question_len;
         slot.transfer = Some(Transfer {
@@ -1029,6 +1076,14 @@ impl Core {
     /// A transfer is over (sent, or its connection closed with nothing in flight): its TSIG
     /// buffer goes back to the pool.
     fn end_transfer(&mut self, t: Transfer) {
+        let stats = t.zone.stats.core(self.index);
+        stats.bytes.add(t.cursor.bytes_sent_total());
+        stats.messages.add(t.cursor.messages_sent() as u64);
+        if t.cursor.is_done() {
+            stats.duration.observe(t.started.elapsed());
+        } else {
+            stats.transfers_aborted.inc();
+        }
         if let Some((_, records)) = t.signing {
             self.tsig_pool.push(records);
         }
@@ -1340,6 +1395,62 @@ impl Core {
                 }
             }
         }
+    }
+}
+
+/// Counts one reply (not a transfer) in core `core`'s blocks: its rcode, a refusal by reason
+/// (also under the zone, when served), an IXFR answered by the SOA alone or by a diff in one
+/// datagram, an SOA answer. Reads the query's question only; the zone is looked up for the
+/// rare cases (refusals, IXFR) alone, so an SOA answer costs two counter increments.
+#[allow(clippy::too_many_arguments)]
+fn count_reply(
+    metrics: &crate::metrics::Metrics,
+    zones: &ZoneSet,
+    core: usize,
+    query: &[u8],
+    reply: &[u8],
+    transport: Transport,
+    rcode: u8,
+    refusal: Option<&Refusal>,
+) {
+    use crate::metrics::{RefusedReason, Served};
+    let stats = metrics.core(core);
+    let t = match transport {
+        Transport::Udp => 0,
+        Transport::Tcp => 1,
+    };
+    stats.responses[t][(rcode & 15) as usize].inc();
+    let qname = question_name(query);
+    let qtype = query
+        .get(12 + qname.len()..14 + qname.len())
+        .map_or(0, |b| u16::from_be_bytes([b[0], b[1]]));
+    let is_xfr = qtype == TYPE_AXFR || qtype == TYPE_IXFR;
+    let reason = match refusal {
+        Some(Refusal::Acl { .. }) => Some(RefusedReason::Acl),
+        Some(Refusal::Tsig { reason, .. }) => Some(RefusedReason::of_tsig(reason)),
+        None if rcode == RCODE_SERVFAIL && is_xfr => Some(RefusedReason::Quota),
+        None => None,
+    };
+    if let Some(r) = reason {
+        stats.refused[r as usize].inc();
+        if let Some(z) = zones.find(qname) {
+            z.stats.core(core).refused[r as usize].inc();
+        }
+    } else if rcode == 0 && qtype == TYPE_IXFR {
+        if let Some(z) = zones.find(qname) {
+            // More than the SOA in the answer: the diff, in one datagram.
+            let ancount = reply
+                .get(6..8)
+                .map_or(0, |b| u16::from_be_bytes([b[0], b[1]]));
+            let served = if ancount > 1 {
+                Served::Ixfr
+            } else {
+                Served::SoaOnly
+            };
+            z.stats.core(core).transfers[served as usize].inc();
+        }
+    } else if rcode == 0 && qtype == TYPE_SOA {
+        stats.soa_answers[t].inc();
     }
 }
 

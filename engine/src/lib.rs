@@ -12,9 +12,11 @@
 pub mod acl;
 pub mod answer;
 pub mod config;
+pub mod control;
 pub mod core;
 pub mod keys;
 pub mod logbuf;
+pub mod metrics;
 pub mod notify;
 pub mod server;
 pub mod sys;

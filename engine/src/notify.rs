@@ -66,6 +66,7 @@ impl Notify {
         policy: NotifyPolicy,
         sockets: &[OwnedFd],
         stop: Arc<AtomicBool>,
+        metrics: Arc<crate::metrics::Metrics>,
     ) -> Result<Arc<Notify>> {
         let mut socks = Vec::with_capacity(sockets.len());
         for fd in sockets {
@@ -80,7 +81,7 @@ impl Notify {
         let (responses, responses_rx) = channel::bounded(RESPONSE_QUEUE);
         std::thread::Builder::new()
             .name("xfrd-notify".into())
-            .spawn(move || run(policy, socks, announce_rx, responses_rx, stop))
+            .spawn(move || run(policy, socks, announce_rx, responses_rx, stop, &metrics))
             .context("starting the notify thread")?;
         Ok(Arc::new(Notify {
             announce,
@@ -135,7 +136,13 @@ fn seed() -> u64 {
     h.finish()
 }
 
-fn log_event(e: &Event) {
+/// Logs an event and counts it (acknowledged, failed).
+fn log_event(e: &Event, m: &crate::metrics::Metrics) {
+    match e {
+        Event::Answered { rcode: 0, .. } => m.notify_acknowledged.inc(),
+        Event::Answered { .. } | Event::Failed { .. } => m.notify_failed.inc(),
+        Event::BadResponse { .. } => {}
+    }
     match e {
         Event::Answered {
             zone,
@@ -174,6 +181,7 @@ fn run(
     announce: Receiver<Announce>,
     responses: Receiver<Response>,
     stop: Arc<AtomicBool>,
+    metrics: &crate::metrics::Metrics,
 ) {
     let mut notifier = Notifier::new(policy, seed());
     let epoch = Instant::now();
@@ -195,6 +203,7 @@ fn run(
                     let zone = DisplayName(&zone);
                     match sock.map(|(_, s)| s.send_to(&out, target)) {
                         Some(Ok(_)) => {
+                            metrics.notify_sent.inc();
                             tracing::info!(%zone, %target, serial, attempt, "notify sent")
                         }
                         Some(Err(e)) => {
@@ -208,7 +217,7 @@ fn run(
                         ),
                     }
                 }
-                Poll::Event(e) => log_event(&e),
+                Poll::Event(e) => log_event(&e, metrics),
                 Poll::Wait(deadline) => break deadline,
             }
         };
@@ -230,7 +239,7 @@ fn run(
             recv(responses) -> r => {
                 if let Ok(r) = r {
                     if let Some(e) = notifier.on_response(r.from, &r.buf[..r.len], unix_now_s()) {
-                        log_event(&e);
+                        log_event(&e, metrics);
                     }
                 }
             },

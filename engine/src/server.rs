@@ -18,9 +18,10 @@ use anyhow::{bail, Context, Result};
 
 use crate::config::{self, CliOverrides, Config};
 use crate::core::{self, Core, CoreSockets, Shared};
+use crate::metrics::{Metrics, XfrdCollector};
 use crate::notify::{Announce, Notify};
 use crate::sys;
-use crate::zones::{self, SharedZones, ZoneSet};
+use crate::zones::{self, Scope, SharedZones, ZoneSet};
 
 const SIGNALS: [libc::c_int; 3] = [libc::SIGHUP, libc::SIGTERM, libc::SIGINT];
 
@@ -51,6 +52,8 @@ pub fn serve(cli: CliOverrides, cfg: Config) -> Result<()> {
         &cfg.store_dir,
         &cfg.ixfr,
         None,
+        Scope::All,
+        cfg.cores,
     );
     if let Some(e) = errors.into_iter().next() {
         return Err(e.context("loading zones at start-up"));
@@ -92,8 +95,14 @@ pub fn serve(cli: CliOverrides, cfg: Config) -> Result<()> {
         }
     }
 
+    let metrics = Arc::new(Metrics::new(cfg.cores));
     let notify_stop = Arc::new(AtomicBool::new(false));
-    let notify = Notify::start(cfg.notify.policy(), &per_core[0].udp, notify_stop.clone())?;
+    let notify = Notify::start(
+        cfg.notify.policy(),
+        &per_core[0].udp,
+        notify_stop.clone(),
+        metrics.clone(),
+    )?;
     let shared = Arc::new(Shared {
         zones: SharedZones::new(set),
         stop: AtomicBool::new(false),
@@ -106,7 +115,20 @@ pub fn serve(cli: CliOverrides, cfg: Config) -> Result<()> {
         next_front_end: std::sync::atomic::AtomicUsize::new(0),
         started: std::sync::Barrier::new(cfg.cores),
         notify,
+        metrics,
+        reload_lock: std::sync::Mutex::new(()),
     });
+    if let Some(addr) = cfg.metrics_listen {
+        let for_scrapes = shared.clone();
+        let local = crate::metrics::start(addr, move || XfrdCollector {
+            shared: for_scrapes.clone(),
+        })?;
+        tracing::info!(listen = %local, "metrics served at /metrics");
+    }
+    if let Some(path) = &cfg.control_socket {
+        crate::control::start(path, cli.clone(), cfg.clone(), shared.clone())?;
+        tracing::info!(socket = %path.display(), "control socket ready");
+    }
 
     let core_ids = core_affinity::get_core_ids().unwrap_or_default();
     let mut threads = Vec::with_capacity(cfg.cores);
@@ -171,10 +193,20 @@ pub fn serve(cli: CliOverrides, cfg: Config) -> Result<()> {
 /// The handoff Unix listener; a stale socket file left by a previous run is replaced, any
 /// other file at the path is an error.
 fn handoff_listener(path: &std::path::Path, mode: u32) -> Result<std::os::fd::OwnedFd> {
+    unix_listener(path, mode, "handoff")
+}
+
+/// A Unix stream listener at `path` with permission bits `mode` (`what` names it in errors);
+/// a stale socket file left by a previous run is replaced, any other file there is an error.
+pub(crate) fn unix_listener(
+    path: &std::path::Path,
+    mode: u32,
+    what: &str,
+) -> Result<std::os::fd::OwnedFd> {
     use std::os::unix::fs::FileTypeExt;
     if let Ok(meta) = std::fs::symlink_metadata(path) {
         if !meta.file_type().is_socket() {
-            bail!("handoff path {} exists and is not a socket", path.display());
+            bail!("{what} path {} exists and is not a socket", path.display());
         }
         std::fs::remove_file(path).with_context(|| format!("removing stale {}", path.display()))?;
     }
@@ -184,7 +216,7 @@ fn handoff_listener(path: &std::path::Path, mode: u32) -> Result<std::os::fd::Ow
     let bound = std::os::unix::net::UnixListener::bind(path);
     sys::set_umask(previous);
     let listener =
-        bound.with_context(|| format!("listening on handoff socket {}", path.display()))?;
+        bound.with_context(|| format!("listening on {what} socket {}", path.display()))?;
     std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(mode))
         .with_context(|| format!("setting mode {mode:#o} on {}", path.display()))?;
     Ok(listener.into())
@@ -218,7 +250,7 @@ fn signal_loop(cli: CliOverrides, cfg: Config, shared: Arc<Shared>) {
                 .spawn(move || {
                     loop {
                         again.store(false, Ordering::Release);
-                        reload(&cli, &cfg, &shared);
+                        reload(&cli, &cfg, &shared, Scope::All);
                         if !again.load(Ordering::Acquire) {
                             break;
                         }
@@ -240,15 +272,36 @@ fn signal_loop(cli: CliOverrides, cfg: Config, shared: Arc<Shared>) {
     }
 }
 
-fn reload(cli: &CliOverrides, started_with: &Config, shared: &Shared) {
+/// Reloads the configuration and the zones in `scope` (SIGHUP: every zone), one reload at a
+/// time. Returns the errors (the configuration's, or each failed zone's: those keep what they
+/// served); each zone's outcome is also in its `stats.last_load`.
+pub fn reload(
+    cli: &CliOverrides,
+    started_with: &Config,
+    shared: &Shared,
+    scope: Scope<'_>,
+) -> Vec<anyhow::Error> {
+    let _one_at_a_time = shared.reload_lock.lock().expect("reload lock poisoned");
     let started = std::time::Instant::now();
+    let m = &shared.metrics;
+    m.reloads.inc();
     let cfg = match config::resolve(cli) {
         Ok(c) => c,
         Err(e) => {
             tracing::error!("reload: config: {e:#}; keeping everything as served");
-            return;
+            m.reload_failures.inc();
+            m.last_reload_us.set(started.elapsed().as_micros() as u64);
+            return vec![e.context("reload: config")];
         }
     };
+    if let Scope::Only(origin) = scope {
+        if !cfg.zones.iter().any(|z| z.origin.eq_ignore_case(origin)) {
+            m.reload_failures.inc();
+            return vec![anyhow::anyhow!(
+                "zone {origin} is not in the configuration; add it and reload every zone"
+            )];
+        }
+    }
     if cfg.listen != started_with.listen
         || cfg.cores != started_with.cores
         || cfg.limits != started_with.limits
@@ -262,20 +315,37 @@ fn reload(cli: &CliOverrides, started_with: &Config, shared: &Shared) {
         &cfg.store_dir,
         &cfg.ixfr,
         Some(&current),
+        scope,
+        started_with.cores,
     );
     shared.zones.publish(set);
     let (published, _) = shared.zones.snapshot();
     announce_changed(shared, &published, Some(&current));
+    if !errors.is_empty() {
+        m.reload_failures.inc();
+    }
+    m.last_reload_us.set(started.elapsed().as_micros() as u64);
     tracing::info!(
         errors = errors.len(),
         ms = started.elapsed().as_millis() as u64,
         "reload done"
     );
+    errors
+}
+
+/// Asks the serving cores to stop, as SIGTERM does (transfers in flight get the grace period).
+pub fn request_stop(shared: &Shared, grace_ms: u64) {
+    if !shared.stop.swap(true, Ordering::AcqRel) {
+        tracing::info!(
+            grace_ms,
+            "stopping: no new connections; transfers in flight may finish"
+        );
+    }
 }
 
 /// Queues a NOTIFY for every zone of `set` with targets whose serial differs from the one in
 /// `previous` (every zone when there is none).
-fn announce_changed(shared: &Shared, set: &ZoneSet, previous: Option<&ZoneSet>) {
+pub fn announce_changed(shared: &Shared, set: &ZoneSet, previous: Option<&ZoneSet>) {
     for z in set.zones() {
         if z.notify.is_empty() {
             continue;

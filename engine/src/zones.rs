@@ -30,6 +30,7 @@ use zone_store::Name;
 use crate::acl::Acl;
 use crate::config::{IxfrConfig, ZoneConfig};
 use crate::keys::Keys;
+use crate::metrics::ZoneStats;
 
 /// One served zone: its configuration and the store of its current version.
 #[derive(Debug)]
@@ -49,6 +50,8 @@ pub struct Zone {
     pub notify: Vec<std::net::SocketAddr>,
     /// The key NOTIFYs are signed with.
     pub notify_key: Option<xfr_proto::tsig::Key>,
+    /// Counters, carried from each version to the next.
+    pub stats: Arc<ZoneStats>,
 }
 
 impl Zone {
@@ -99,12 +102,17 @@ impl ZoneSet {
 
     /// The zone whose apex is `qname` (uncompressed wire, any case). No allocation.
     pub fn find(&self, qname: &[u8]) -> Option<&Arc<Zone>> {
+        self.find_index(qname).map(|i| &self.zones[i])
+    }
+
+    /// The index in [`ZoneSet::zones`] of the zone whose apex is `qname`. No allocation.
+    pub fn find_index(&self, qname: &[u8]) -> Option<usize> {
         let mut lower = [0u8; 255];
         let lower = lower.get_mut(..qname.len())?;
         lower.copy_from_slice(qname);
         // Label length bytes are below 64, so lower-casing them changes nothing.
         lower.make_ascii_lowercase();
-        self.by_name.get(&*lower).map(|&i| &self.zones[i])
+        self.by_name.get(&*lower).copied()
     }
 }
 
@@ -173,6 +181,18 @@ pub enum Origin {
     Updated,
     /// The zone file changed, but to the same records and serial: the version served stays.
     Unchanged,
+}
+
+impl Origin {
+    pub fn label(self) -> &'static str {
+        match self {
+            Origin::Kept => "kept",
+            Origin::Reused => "reused",
+            Origin::Compiled => "compiled",
+            Origin::Updated => "updated",
+            Origin::Unchanged => "unchanged",
+        }
+    }
 }
 
 /// A zone's store and journal as loaded.
@@ -349,14 +369,28 @@ fn same_file(a: &Path, b: &Path) -> bool {
     }
 }
 
-/// Loads every configured zone. A zone that fails keeps its previous version when there is one
-/// (reload), and is otherwise left out; each failure is logged and returned.
+/// Which zones a load reads.
+#[derive(Debug, Clone, Copy)]
+pub enum Scope<'a> {
+    /// Every configured zone (start-up, SIGHUP, `xfrctl reload`).
+    All,
+    /// Only this one (`xfrctl reload ORIGIN`): every other zone of `previous` stays exactly as
+    /// served, and zones new to the configuration wait for a full reload.
+    Only(&'a Name),
+}
+
+/// Loads every configured zone (in `scope`). A zone that fails keeps its previous version when
+/// there is one (reload), and is otherwise left out; each failure is logged and returned, and
+/// every zone's outcome is kept in its counters (`stats.last_load`) for `xfrctl`. `cores`:
+/// how many serving cores count into a new zone's counters.
 pub fn load_all(
     configs: &[ZoneConfig],
     keys: Arc<Keys>,
     store_dir: &Path,
     ixfr: &IxfrConfig,
     previous: Option<&ZoneSet>,
+    scope: Scope<'_>,
+    cores: usize,
 ) -> (ZoneSet, Vec<anyhow::Error>) {
     let limits = &JournalLimits {
         max_versions: ixfr.max_versions,
@@ -366,9 +400,17 @@ pub fn load_all(
     let mut zones = Vec::with_capacity(configs.len());
     let mut errors = Vec::new();
     for cfg in configs {
-        let prev = previous
-            .and_then(|p| p.find(cfg.origin.as_wire()))
-            .map(Arc::as_ref);
+        let prev_arc = previous.and_then(|p| p.find(cfg.origin.as_wire()));
+        let prev = prev_arc.map(Arc::as_ref);
+        if let Scope::Only(only) = scope {
+            if !cfg.origin.eq_ignore_case(only) {
+                if let Some(p) = prev_arc {
+                    zones.push(p.clone());
+                }
+                continue;
+            }
+        }
+        let stats = prev.map_or_else(|| Arc::new(ZoneStats::new(cores)), |p| p.stats.clone());
         let started = Instant::now();
         match load_zone(cfg, store_dir, limits, prev) {
             Ok(Loaded {
@@ -389,6 +431,7 @@ pub fn load_all(
                         "zone loaded"
                     );
                 }
+                stats.record_load(started, Ok(how.label()));
                 zones.push(Arc::new(Zone {
                     origin: cfg.origin.clone(),
                     origin_text: cfg.origin.to_string().into(),
@@ -399,9 +442,11 @@ pub fn load_all(
                     ixfr_max_ratio: ixfr.max_ratio,
                     notify: cfg.notify.clone(),
                     notify_key: cfg.notify_key.clone(),
+                    stats,
                 }));
             }
             Err(e) => {
+                stats.record_load(started, Err(format!("{e:#}")));
                 match prev {
                     Some(p) => {
                         tracing::error!(zone = %cfg.origin, serial = p.store.serial(), "{e:#}; keeping the version being served");
@@ -415,6 +460,7 @@ pub fn load_all(
                             ixfr_max_ratio: ixfr.max_ratio,
                             notify: cfg.notify.clone(),
                             notify_key: cfg.notify_key.clone(),
+                            stats,
                         }));
                     }
                     None => tracing::error!(zone = %cfg.origin, "{e:#}; zone not served"),

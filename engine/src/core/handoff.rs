@@ -363,6 +363,7 @@ impl Core {
                     Status::Malformed
                 }
             };
+            self.shared.metrics.core(self.index).handoffs[status as usize].inc();
             let f = &mut self.handoff.front_ends[i];
             assert!(
                 f.out_len + RESPONSE_BYTES <= f.out.len(),
