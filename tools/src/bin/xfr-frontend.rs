@@ -49,10 +49,10 @@ use mio::{Events, Interest, Poll, Token};
 use xfr_handoff::frame::{self, Status, RESPONSE_BYTES};
 use xfr_handoff::sys::send_with_fd;
 use xfr_proto::message::NameBuf;
-use xfr_proto::response::{write_rcode_response, ResponseError, OPT_BYTES};
+use xfr_proto::response::{write_rcode_response, ResponseError, OPT_BYTES, OPT_BYTES_MAX};
 use xfr_proto::wire::{
-    HEADER_BYTES, OPCODE_QUERY, QUESTION_BYTES_MAX, RCODE_FORMERR, RCODE_NOTAUTH, RCODE_REFUSED,
-    RCODE_SERVFAIL,
+    HEADER_BYTES, OPCODE_QUERY, QUESTION_BYTES_MAX, RCODE_BADVERS, RCODE_FORMERR, RCODE_NOTAUTH,
+    RCODE_REFUSED, RCODE_SERVFAIL,
 };
 use xfr_proto::{parse_query, write_error_response, write_soa_answer, Query};
 use zone_store::zonefile::{parse_file, ParseOptions};
@@ -617,8 +617,8 @@ impl EventLoop {
                 // Malformed (FORMERR) or another opcode (NOTIMP): the question echoed when
                 // it parsed.
                 Some(reply) => {
-                    c.out = framed(HEADER_BYTES + QUESTION_BYTES_MAX, |out| {
-                        write_error_response(out, &c.msg, &reply, false)
+                    c.out = framed(HEADER_BYTES + QUESTION_BYTES_MAX + OPT_BYTES, |out| {
+                        write_error_response(out, &c.msg, &reply)
                     });
                     c.state = State::Writing;
                     return;
@@ -632,7 +632,7 @@ impl EventLoop {
         };
         if q.opcode != OPCODE_QUERY {
             // NOTIFY: not the front end's to answer.
-            c.out = rcode_response(&q, RCODE_REFUSED);
+            c.out = rcode_response(&q, RCODE_REFUSED.into());
             c.state = State::Writing;
             return;
         }
@@ -641,21 +641,27 @@ impl EventLoop {
                 c.state = State::Pending;
                 self.hand_off(k);
             }
+            // What xfrd answers too (RFC 6891 section 6.1.3); transfers are its to answer, and
+            // to sign.
+            _ if q.edns.is_some_and(|e| e.version > 0) => {
+                c.out = rcode_response(&q, RCODE_BADVERS);
+                c.state = State::Writing;
+            }
             rtype::SOA => {
                 let origin = NameBuf::new(q.qname).map(NameBuf::to_lowercase);
                 c.out = match origin.and_then(|o| self.zones.soa.get(o.as_wire())) {
                     Some((ttl, rdata)) => {
                         let bytes = HEADER_BYTES + q.question.len() + 12 + rdata.len();
-                        framed(bytes + OPT_BYTES, |out| {
+                        framed(bytes + OPT_BYTES_MAX, |out| {
                             write_soa_answer(out, &q, *ttl, rdata)
                         })
                     }
-                    None => rcode_response(&q, RCODE_REFUSED),
+                    None => rcode_response(&q, RCODE_REFUSED.into()),
                 };
                 c.state = State::Writing;
             }
             _ => {
-                c.out = rcode_response(&q, RCODE_REFUSED);
+                c.out = rcode_response(&q, RCODE_REFUSED.into());
                 c.state = State::Writing;
             }
         }
@@ -891,7 +897,7 @@ impl EventLoop {
         let Ok(q) = parse_query(&c.msg) else {
             return self.close_client(k); // cannot happen: it parsed before its handoff
         };
-        c.out = rcode_response(&q, rcode);
+        c.out = rcode_response(&q, rcode.into());
         c.out_pos = 0;
         c.state = State::Writing;
         c.last = self.now;
@@ -972,16 +978,9 @@ fn framed(
 
 /// A TCP-framed response to `q` with `rcode` and no records, echoing its ID, opcode, RD, CD
 /// and question, and an OPT record when the query had one.
-fn rcode_response(q: &Query<'_>, rcode: u8) -> Vec<u8> {
+fn rcode_response(q: &Query<'_>, rcode: u16) -> Vec<u8> {
     framed(HEADER_BYTES + q.question.len() + OPT_BYTES, |out| {
-        write_rcode_response(
-            out,
-            q.id,
-            q.flags,
-            Some(q.question),
-            rcode,
-            q.edns.is_some(),
-        )
+        write_rcode_response(out, q.id, q.flags, Some(q.question), rcode, q.edns.as_ref())
     })
 }
 
