@@ -7,10 +7,13 @@
 //!   copy; xfrd answers and serves the connection from then on. Not taken: keeps the
 //!   connection and answers itself (NOTAUTH for a zone xfrd does not serve, SERVFAIL when xfrd
 //!   is overloaded or unreachable, FORMERR for a malformed query), then reads the next query.
-//! - SOA for a zone it was given: answers itself, authoritatively, from the zone file.
+//! - SOA for a zone it was given: answers itself, authoritatively, from the zone file (with
+//!   EDNS EXPIRE from that SOA when asked, as xfrd does).
 //! - a query that xfrd's own parser (`xfr_proto::parse_query`) refuses: FORMERR, or NOTIMP for
 //!   an opcode other than QUERY and NOTIFY, answered here without a handoff; a message shorter
 //!   than a header, or a response, closes the connection.
+//! - an EDNS version above 0 on anything but AXFR and IXFR: BADVERS (xfrd answers, and signs,
+//!   that of a transfer query).
 //! - anything else (NOTIFY included): REFUSED.
 //!
 //! It is both the reference integration of the protocol and the load source of the handoff
