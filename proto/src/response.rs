@@ -451,4 +451,44 @@ mod tests {
         let mut out = [0u8; 512];
         let _ = write_rcode_response(&mut out, 1, 0, None, RCODE_BADVERS, None);
     }
+
+    proptest::proptest! {
+        /// Whatever arrives, the reply fits the sizes callers reserve: an error reply in
+        /// header + largest question + OPT, a SOA answer in header + question + SOA record +
+        /// the largest OPT (xfr-frontend and the engine size their buffers so).
+        #[test]
+        fn replies_fit_their_reserved_sizes(
+            mut bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 12..200),
+            opt in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..24),
+            ttl in proptest::prelude::any::<u32>(),
+        ) {
+            // Half the time, a well-formed question and an OPT of random flags and options.
+            if bytes[0] & 1 == 0 {
+                bytes.truncate(12);
+                bytes[2] &= 0x7F;
+                bytes[4..12].copy_from_slice(&[0, 1, 0, 0, 0, 0, 0, 1]);
+                bytes.extend_from_slice(b"\x07example\x03com\x00\x00\x06\x00\x01");
+                bytes.extend_from_slice(&[0, 0, 41, 0x10, 0]);
+                bytes.extend_from_slice(&ttl.to_be_bytes());
+                bytes.extend_from_slice(&(opt.len() as u16).to_be_bytes());
+                bytes.extend_from_slice(&opt);
+            }
+            let mut out = [0u8; 1024];
+            match parse_query(&bytes) {
+                Ok(q) => {
+                    let cap = HEADER_BYTES + q.question.len() + 12 + RDATA.len() + OPT_BYTES_MAX;
+                    write_soa_answer(&mut out[..cap], &q, 1, RDATA).unwrap();
+                    let cap = HEADER_BYTES + q.question.len() + OPT_BYTES;
+                    let rcode = if q.edns.is_some() { RCODE_BADVERS } else { 5 };
+                    write_rcode_response(&mut out[..cap], q.id, q.flags, Some(q.question), rcode, q.edns.as_ref()).unwrap();
+                }
+                Err(e) => {
+                    if let Some(r) = e.reply() {
+                        let cap = HEADER_BYTES + crate::wire::QUESTION_BYTES_MAX + OPT_BYTES;
+                        write_error_response(&mut out[..cap], &bytes, &r).unwrap();
+                    }
+                }
+            }
+        }
+    }
 }
