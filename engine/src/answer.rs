@@ -2,15 +2,17 @@
 //!
 //! | query | answer |
 //! |---|---|
+//! | a response (QR=1), or shorter than a header | nothing (UDP) / connection closed (TCP), as NSD does: a peer that sends responses on a transfer connection is not a client |
+//! | opcode other than QUERY and NOTIFY, whatever the section counts | NOTIMP, the question echoed when there is exactly one |
+//! | QDCOUNT other than 1 | FORMERR, no question |
 //! | malformed (but with a header), a TSIG record misplaced or malformed | FORMERR, the question echoed when it parsed |
-//! | a response (QR=1), or shorter than a header | nothing (UDP) / connection closed (TCP) |
-//! | opcode other than QUERY and NOTIFY | NOTIMP |
 //! | NOTIFY for a served zone | NOERROR, AA, the question echoed (RFC 1996 section 4.7: we are its primary; the sender stops retrying) |
 //! | NOTIFY for any other name | NOTAUTH |
 //! | signed with an unknown key or algorithm | NOTAUTH, TSIG error BADKEY, unsigned (RFC 8945 section 5.2.1) |
 //! | signed, MAC does not verify | NOTAUTH, BADSIG, unsigned (5.2.2) |
 //! | signed, time outside the fudge | NOTAUTH, BADTIME, signed, the server's time in the TSIG other data (5.2.3) |
 //! | signed, MAC truncated below the full length (our policy) | NOTAUTH, BADTRUNC, signed (5.2.4) |
+//! | EDNS version above 0 | BADVERS (extended RCODE 16: 0 in the header, 1 in the OPT), an OPT of version 0, the question echoed, signed when the TSIG verified (RFC 6891 section 6.1.3) |
 //! | QNAME not the apex of a served zone, or class not IN | AXFR/IXFR: NOTAUTH (RFC 5936 section 2.2.1 names NotAuth for a zone the server is not authoritative for); other types: REFUSED (RFC 8906 section 3.1.4) |
 //! | SOA at a served apex | the SOA, authoritative (UDP and TCP; no ACL: the SOA is public) |
 //! | AXFR/IXFR that no rule of the zone's allow-transfer list matches (address, and key when the rule names one) | REFUSED, checked before any quota |
@@ -22,25 +24,36 @@
 //! | AXFR over TCP | the stored transfer |
 //! | IXFR over TCP, a serial in the journal's history, the diff at most `[ixfr] max_ratio` times the AXFR | the condensed diff from that version to the current one, from the journal |
 //! | IXFR over TCP, any other serial | the stored transfer, AXFR-style (RFC 1995 section 4) |
-//! | any other type at a served apex | NOTIMP (xfrd answers SOA and transfers, not general queries) |
+//! | any other type at a served apex (A, DNSKEY, TYPE666...) | REFUSED (xfrd answers SOA and transfers, not general queries; NOTIMP is for opcodes, RFC 8906 section 3.1.4 and compliance probes read it as broken) |
+//!
+//! EDNS (RFC 6891): a query with an OPT record gets one in every answer, errors included: our
+//! UDP size ([`xfr_proto::wire::EDNS_UDP_PAYLOAD_BYTES`]), version 0, the DO bit copied (RFC
+//! 3225 section 3), no other flags; unknown options and flags of the query are ignored, never
+//! echoed. A FORMERR or NOTIMP to a message that does not walk cleanly carries none (RFC 6891
+//! section 7). The answers of a served zone (the SOA, an IXFR over UDP, the first message of
+//! AXFR and IXFR over TCP) carry the EDNS EXPIRE option when the query did (RFC 7314 section
+//! 4): xfrd is the primary, so its value is the SOA's EXPIRE field. In a transfer only the first
+//! message has the OPT (RFC 5936 section 2.2.5). The OPT goes before the TSIG record.
 //!
 //! A request whose TSIG verified gets every answer signed with its key (RFC 8945 section 5.3),
 //! errors included; a transfer carries a [`ResponseSigner`] that signs each of its messages.
 //! Over UDP a reply that does not fit the client's size (512 bytes, or its EDNS size), TSIG
-//! included, becomes its header and question with TC set, signed (RFC 1035 section 4.2.1, RFC
-//! 6891 section 6.2.5, RFC 8945 section 5.3).
+//! included, becomes its header, question and OPT with TC set, signed (RFC 1035 section 4.2.1,
+//! RFC 6891 sections 6.2.5 and 7, RFC 8945 section 5.3).
 
 use std::net::IpAddr;
 use std::sync::Arc;
 
 use xfr_proto::query::{parse_query, Query};
 use xfr_proto::response::{
-    write_error_response, write_rcode_response, write_soa_answer, write_stored_answer, OPT_BYTES,
+    soa_expire_s, write_error_response, write_rcode_response, write_soa_answer,
+    write_stored_answer, zone_answer_opt_bytes, ResponseOpt, OPT_BYTES,
 };
 use xfr_proto::tsig::{self, NameBuf, RequestRefusal, ResponseSigner, VerifiedRequest};
 use xfr_proto::wire::{
     read_u16, CLASS_IN, FLAG_AA, FLAG_TC, HEADER_BYTES, MESSAGE_BYTES_MAX, OPCODE_NOTIFY,
-    RCODE_NOTAUTH, RCODE_NOTIMP, RCODE_REFUSED, RCODE_SERVFAIL, TYPE_AXFR, TYPE_IXFR, TYPE_SOA,
+    RCODE_BADVERS, RCODE_NOTAUTH, RCODE_NOTIMP, RCODE_REFUSED, RCODE_SERVFAIL, TYPE_AXFR,
+    TYPE_IXFR, TYPE_SOA,
 };
 
 use crate::zones::{Zone, ZoneSet};
@@ -93,6 +106,10 @@ pub struct TransferStart {
     pub source: Source,
     /// Signs every message when the request was signed.
     pub signer: Option<ResponseSigner>,
+    /// The OPT record of the first message, when the query had one (EXPIRE included when it
+    /// asked): write it with [`ResponseOpt::write`] and give it to the cursor
+    /// (`TransferCursor::with_opt`), which puts it after the first body, before any TSIG.
+    pub opt: Option<ResponseOpt>,
 }
 
 /// Why a request was refused, for the (rate-limited) log line.
@@ -114,7 +131,8 @@ pub enum Answer {
     /// Send `out[..len]`.
     Reply {
         len: usize,
-        rcode: u8,
+        /// The 12-bit RCODE (BADVERS is 16).
+        rcode: u16,
         refusal: Option<Refusal>,
     },
     Transfer(TransferStart),
@@ -140,11 +158,13 @@ enum Signing<'r, 'k> {
 }
 
 /// Truncates the reply in `out[..len]` for UDP when it (with its TSIG) does not fit, then
-/// appends the TSIG record. Returns the final length, or `None` when `out` is too small.
+/// appends the TSIG record. `opt_len`: bytes of the OPT record that ends the reply (0: none),
+/// kept when truncating. Returns the final length, or `None` when `out` is too small.
 fn finish(
     out: &mut [u8],
     mut len: usize,
     question_len: usize,
+    opt_len: usize,
     limit: usize,
     signing: Signing<'_, '_>,
     now_s: u64,
@@ -158,10 +178,14 @@ fn finish(
         }
     };
     if len + tsig_len > limit {
-        // Header and question only, TC set.
+        // Header, question and OPT, TC set (RFC 6891 section 7: a truncated response keeps
+        // its OPT).
+        let keep = HEADER_BYTES + question_len;
         out[2] |= (FLAG_TC >> 8) as u8;
-        out[6..12].fill(0);
-        len = HEADER_BYTES + question_len;
+        out.copy_within(len - opt_len..len, keep);
+        out[6..10].fill(0);
+        out[10..12].copy_from_slice(&((opt_len > 0) as u16).to_be_bytes());
+        len = keep + opt_len;
     }
     if out.len() < len + tsig::RR_BYTES_MAX {
         return (matches!(signing, Signing::None)).then_some(len);
@@ -187,10 +211,10 @@ pub fn answer(zones: &ZoneSet, req: &Request<'_>, out: &mut [u8]) -> Answer {
         Ok(q) => q,
         Err(e) => {
             return match e.reply() {
-                Some(r) => match write_error_response(out, msg, &r, false) {
+                Some(r) => match write_error_response(out, msg, &r) {
                     Ok(len) => Answer::Reply {
                         len,
-                        rcode: r.rcode,
+                        rcode: r.rcode.into(),
                         refusal: None,
                     },
                     Err(_) => Answer::Drop,
@@ -204,6 +228,9 @@ pub fn answer(zones: &ZoneSet, req: &Request<'_>, out: &mut [u8]) -> Answer {
         Transport::Tcp => MESSAGE_BYTES_MAX,
     };
     let qlen = q.question.len();
+    // Bytes of the OPT that ends an error reply, and a served zone's answer (EXPIRE).
+    let rcode_opt = q.edns.map_or(0, |_| OPT_BYTES);
+    let zone_opt = zone_answer_opt_bytes(q.edns.as_ref());
 
     // TSIG first (RFC 8945 section 5.2): a request that does not verify gets NOTAUTH and a
     // TSIG error, whatever it asked.
@@ -218,8 +245,8 @@ pub fn answer(zones: &ZoneSet, req: &Request<'_>, out: &mut [u8]) -> Answer {
                     q.id,
                     q.flags,
                     Some(q.question),
-                    RCODE_NOTAUTH,
-                    q.edns.is_some(),
+                    RCODE_NOTAUTH.into(),
+                    q.edns.as_ref(),
                 ) else {
                     return Answer::Drop;
                 };
@@ -232,12 +259,12 @@ pub fn answer(zones: &ZoneSet, req: &Request<'_>, out: &mut [u8]) -> Answer {
                             q.id,
                             q.flags,
                             Some(q.question),
-                            xfr_proto::wire::RCODE_FORMERR,
-                            q.edns.is_some(),
+                            xfr_proto::wire::RCODE_FORMERR.into(),
+                            q.edns.as_ref(),
                         ) {
                             Ok(len) => Answer::Reply {
                                 len,
-                                rcode: xfr_proto::wire::RCODE_FORMERR,
+                                rcode: xfr_proto::wire::RCODE_FORMERR.into(),
                                 refusal: Some(Refusal::Tsig {
                                     reason: refusal.reason(),
                                     key: rr.key_name,
@@ -254,10 +281,10 @@ pub fn answer(zones: &ZoneSet, req: &Request<'_>, out: &mut [u8]) -> Answer {
                     }
                     _ => Signing::UnsignedError(rr, tsig::TSIG_ERROR_BADSIG),
                 };
-                return match finish(out, len, qlen, limit, signing, req.now_s) {
+                return match finish(out, len, qlen, rcode_opt, limit, signing, req.now_s) {
                     Some(len) => Answer::Reply {
                         len,
-                        rcode: RCODE_NOTAUTH,
+                        rcode: RCODE_NOTAUTH.into(),
                         refusal: Some(Refusal::Tsig {
                             reason: refusal.reason(),
                             key: rr.key_name,
@@ -272,7 +299,8 @@ pub fn answer(zones: &ZoneSet, req: &Request<'_>, out: &mut [u8]) -> Answer {
     let key_name = key_name.and_then(NameBuf::new);
 
     let tsig_bytes = signer.as_ref().map_or(0, ResponseSigner::rr_bytes);
-    let mut reply = |out: &mut [u8], written: Result<usize, _>, rcode: u8, refusal| {
+    // `opt_len`: the OPT that ends the reply, `rcode_opt` or `zone_opt`.
+    let mut reply = |out: &mut [u8], written: Result<usize, _>, rcode: u16, refusal, opt_len| {
         let Ok(len) = written else {
             return Answer::Drop;
         };
@@ -280,7 +308,7 @@ pub fn answer(zones: &ZoneSet, req: &Request<'_>, out: &mut [u8]) -> Answer {
             Some(s) => Signing::Signed(s),
             None => Signing::None,
         };
-        match finish(out, len, qlen, limit, signing, req.now_s) {
+        match finish(out, len, qlen, opt_len, limit, signing, req.now_s) {
             Some(len) => Answer::Reply {
                 len,
                 rcode,
@@ -289,16 +317,15 @@ pub fn answer(zones: &ZoneSet, req: &Request<'_>, out: &mut [u8]) -> Answer {
             None => Answer::Drop,
         }
     };
-    let rcode_reply = |out: &mut [u8], rcode: u8| {
-        write_rcode_response(
-            out,
-            q.id,
-            q.flags,
-            Some(q.question),
-            rcode,
-            q.edns.is_some(),
-        )
+    let rcode_reply = |out: &mut [u8], rcode: u16| {
+        write_rcode_response(out, q.id, q.flags, Some(q.question), rcode, q.edns.as_ref())
     };
+
+    // RFC 6891 section 6.1.3: a version not implemented gets BADVERS, whatever was asked.
+    if q.edns.is_some_and(|e| e.version > 0) {
+        let written = rcode_reply(out, RCODE_BADVERS);
+        return reply(out, written, RCODE_BADVERS, None, rcode_opt);
+    }
 
     let is_xfr = q.qtype == TYPE_AXFR || q.qtype == TYPE_IXFR;
     let zone = match zones.find(q.qname) {
@@ -311,8 +338,8 @@ pub fn answer(zones: &ZoneSet, req: &Request<'_>, out: &mut [u8]) -> Answer {
             } else {
                 RCODE_REFUSED
             };
-            let written = rcode_reply(out, rcode);
-            return reply(out, written, rcode, None);
+            let written = rcode_reply(out, rcode.into());
+            return reply(out, written, rcode.into(), None, rcode_opt);
         }
     };
     if q.opcode == OPCODE_NOTIFY {
@@ -322,26 +349,27 @@ pub fn answer(zones: &ZoneSet, req: &Request<'_>, out: &mut [u8]) -> Answer {
         if written.is_ok() {
             out[2] |= (FLAG_AA >> 8) as u8;
         }
-        return reply(out, written, 0, None);
+        return reply(out, written, 0, None, rcode_opt);
     }
     let soa =
         |out: &mut [u8]| write_soa_answer(out, &q, zone.store.soa_ttl(), zone.store.soa_rdata());
     match q.qtype {
         TYPE_SOA => {
             let written = soa(out);
-            reply(out, written, 0, None)
+            reply(out, written, 0, None, zone_opt)
         }
         TYPE_AXFR | TYPE_IXFR => {
             if !zone
                 .allow_transfer
                 .allows(req.peer, key_name.as_ref().map(NameBuf::as_wire))
             {
-                let written = rcode_reply(out, RCODE_REFUSED);
+                let written = rcode_reply(out, RCODE_REFUSED.into());
                 return reply(
                     out,
                     written,
-                    RCODE_REFUSED,
+                    RCODE_REFUSED.into(),
                     Some(Refusal::Acl { key: key_name }),
+                    rcode_opt,
                 );
             }
             // What an IXFR gets (RFC 1995): the single SOA when the client is up to date (or
@@ -352,7 +380,7 @@ pub fn answer(zones: &ZoneSet, req: &Request<'_>, out: &mut [u8]) -> Answer {
                 let client = q.ixfr_serial.expect("parse_query requires the IXFR's SOA");
                 if serial_at_least(client, zone.store.serial()) {
                     let written = soa(out);
-                    return reply(out, written, 0, None);
+                    return reply(out, written, 0, None, zone_opt);
                 }
                 ixfr_version = zone.ixfr_version(client, qlen);
                 if req.transport == Transport::Udp {
@@ -362,24 +390,25 @@ pub fn answer(zones: &ZoneSet, req: &Request<'_>, out: &mut [u8]) -> Answer {
                     if let Some((j, v)) = journal.zip(ixfr_version) {
                         if j.message_count(v) == 1 {
                             let m = j.message(v, 0);
-                            let opt = if q.edns.is_some() { OPT_BYTES } else { 0 };
-                            if HEADER_BYTES + qlen + m.body.len() + opt + tsig_bytes <= limit {
-                                let written = write_stored_answer(out, &q, m.body, m.ancount);
-                                return reply(out, written, 0, None);
+                            if HEADER_BYTES + qlen + m.body.len() + zone_opt + tsig_bytes <= limit {
+                                let expire = soa_expire_s(zone.store.soa_rdata());
+                                let written =
+                                    write_stored_answer(out, &q, m.body, m.ancount, expire);
+                                return reply(out, written, 0, None, zone_opt);
                             }
                         }
                     }
                     let written = soa(out);
-                    return reply(out, written, 0, None);
+                    return reply(out, written, 0, None, zone_opt);
                 }
             }
             if req.transport == Transport::Udp {
-                let written = rcode_reply(out, RCODE_NOTIMP);
-                return reply(out, written, RCODE_NOTIMP, None);
+                let written = rcode_reply(out, RCODE_NOTIMP.into());
+                return reply(out, written, RCODE_NOTIMP.into(), None, rcode_opt);
             }
             if req.transfers_full {
-                let written = rcode_reply(out, RCODE_SERVFAIL);
-                return reply(out, written, RCODE_SERVFAIL, None);
+                let written = rcode_reply(out, RCODE_SERVFAIL.into());
+                return reply(out, written, RCODE_SERVFAIL.into(), None, rcode_opt);
             }
             assert_eq!(
                 q.qname.len(),
@@ -399,11 +428,14 @@ pub fn answer(zones: &ZoneSet, req: &Request<'_>, out: &mut [u8]) -> Answer {
                 served,
                 source,
                 signer,
+                opt: q
+                    .edns
+                    .map(|e| ResponseOpt::zone_answer(&e, soa_expire_s(zone.store.soa_rdata()))),
             })
         }
         _ => {
-            let written = rcode_reply(out, RCODE_NOTIMP);
-            reply(out, written, RCODE_NOTIMP, None)
+            let written = rcode_reply(out, RCODE_REFUSED.into());
+            reply(out, written, RCODE_REFUSED.into(), None, rcode_opt)
         }
     }
 }
@@ -477,7 +509,7 @@ mod tests {
         m
     }
 
-    fn rcode_of(a: &Answer) -> Option<u8> {
+    fn rcode_of(a: &Answer) -> Option<u16> {
         match a {
             Answer::Reply { rcode, .. } => Some(*rcode),
             _ => None,
@@ -524,7 +556,7 @@ mod tests {
         let mut other = q.clone();
         other[13..20].copy_from_slice(b"EXAMPLF");
         let (a, _) = ask(&set, &other, Transport::Udp, "192.0.2.9", false);
-        assert_eq!(rcode_of(&a), Some(RCODE_NOTAUTH));
+        assert_eq!(rcode_of(&a), Some(RCODE_NOTAUTH.into()));
     }
 
     #[test]
@@ -544,9 +576,12 @@ mod tests {
             Answer::Transfer(_)
         ));
         // ACL before quota: a refused client never sees SERVFAIL.
-        assert_eq!(r(&axfr, tcp, "192.0.2.1", true), Some(RCODE_REFUSED));
-        assert_eq!(r(&axfr, tcp, "127.0.0.1", true), Some(RCODE_SERVFAIL));
-        assert_eq!(r(&axfr, udp, "127.0.0.1", false), Some(RCODE_NOTIMP));
+        assert_eq!(r(&axfr, tcp, "192.0.2.1", true), Some(RCODE_REFUSED.into()));
+        assert_eq!(
+            r(&axfr, tcp, "127.0.0.1", true),
+            Some(RCODE_SERVFAIL.into())
+        );
+        assert_eq!(r(&axfr, udp, "127.0.0.1", false), Some(RCODE_NOTIMP.into()));
         // SOA to anyone; IXFR at the current serial or over UDP: the SOA alone.
         assert_eq!(
             r(&query(TYPE_SOA, CLASS_IN, None), udp, "192.0.2.1", false),
@@ -585,23 +620,28 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        // Another class is not a served zone; other types are not implemented.
+        // Another class is not a served zone; other types are refused.
         assert_eq!(
             r(&query(TYPE_AXFR, 3, None), tcp, "127.0.0.1", false),
-            Some(RCODE_NOTAUTH)
+            Some(RCODE_NOTAUTH.into())
         );
         assert_eq!(
             r(&query(TYPE_SOA, 3, None), udp, "127.0.0.1", false),
-            Some(RCODE_REFUSED)
+            Some(RCODE_REFUSED.into())
         );
-        assert_eq!(
-            r(&query(1, CLASS_IN, None), udp, "127.0.0.1", false),
-            Some(RCODE_NOTIMP)
-        );
+        for qtype in [1, 48, 666] {
+            for t in [udp, tcp] {
+                assert_eq!(
+                    r(&query(qtype, CLASS_IN, None), t, "127.0.0.1", false),
+                    Some(RCODE_REFUSED.into()),
+                    "type {qtype} over {t:?}"
+                );
+            }
+        }
         // Malformed: FORMERR; a response: nothing.
         assert_eq!(
             r(&query(TYPE_IXFR, CLASS_IN, None), tcp, "127.0.0.1", false),
-            Some(RCODE_FORMERR)
+            Some(RCODE_FORMERR.into())
         );
         let mut response = query(TYPE_SOA, CLASS_IN, None);
         response[2] |= 0x80;
@@ -635,7 +675,7 @@ mod tests {
         // Unsigned: refused by the keyed rule.
         let axfr = query(TYPE_AXFR, CLASS_IN, None);
         let (a, _) = ask(&set, &axfr, Transport::Tcp, "127.0.0.1", false);
-        assert_eq!(rcode_of(&a), Some(RCODE_REFUSED));
+        assert_eq!(rcode_of(&a), Some(RCODE_REFUSED.into()));
         assert!(matches!(
             a,
             Answer::Reply {
@@ -652,7 +692,7 @@ mod tests {
         }
         // Signed, from an address no rule has: REFUSED, signed.
         let (a, reply) = ask(&set, &q, Transport::Tcp, "192.0.2.1", false);
-        assert_eq!(rcode_of(&a), Some(RCODE_REFUSED));
+        assert_eq!(rcode_of(&a), Some(RCODE_REFUSED.into()));
         let (_, mac) = signed(axfr.clone(), &k, NOW);
         let mut v = ResponseVerifier::new(&k, mac, UnsignedRun::None);
         v.verify(&reply, NOW).unwrap();
@@ -676,19 +716,19 @@ mod tests {
         let other = Key::new(b"\x05other\x00", Algorithm::HmacSha256, b"x").unwrap();
         let (q, _) = signed(axfr.clone(), &other, NOW);
         let (a, reply) = ask(&set, &q, Transport::Tcp, "127.0.0.1", false);
-        assert_eq!(rcode_of(&a), Some(RCODE_NOTAUTH));
+        assert_eq!(rcode_of(&a), Some(RCODE_NOTAUTH.into()));
         assert_eq!(tsig_of(&reply), Some((tsig::TSIG_ERROR_BADKEY, 0)));
         assert_eq!(read_u16(&reply, 6), 0, "nothing of the zone");
         // Wrong secret: BADSIG, unsigned.
         let wrong = Key::new(k.name(), Algorithm::HmacSha256, b"wrong").unwrap();
         let (q, _) = signed(axfr.clone(), &wrong, NOW);
         let (a, reply) = ask(&set, &q, Transport::Tcp, "127.0.0.1", false);
-        assert_eq!(rcode_of(&a), Some(RCODE_NOTAUTH));
+        assert_eq!(rcode_of(&a), Some(RCODE_NOTAUTH.into()));
         assert_eq!(tsig_of(&reply), Some((tsig::TSIG_ERROR_BADSIG, 0)));
         // Stale: BADTIME, signed, verifiable by the client.
         let (q, mac) = signed(axfr.clone(), &k, NOW - 3600);
         let (a, reply) = ask(&set, &q, Transport::Tcp, "127.0.0.1", false);
-        assert_eq!(rcode_of(&a), Some(RCODE_NOTAUTH));
+        assert_eq!(rcode_of(&a), Some(RCODE_NOTAUTH.into()));
         let rr = tsig::find_record(&reply).unwrap().unwrap();
         assert_eq!(
             (rr.error, rr.mac.len(), rr.time_signed),
@@ -705,7 +745,7 @@ mod tests {
         let n = q.len();
         q[n - 2] = 0x40; // other length runs past the record
         let (a, _) = ask(&set, &q, Transport::Tcp, "127.0.0.1", false);
-        assert_eq!(rcode_of(&a), Some(RCODE_FORMERR));
+        assert_eq!(rcode_of(&a), Some(RCODE_FORMERR.into()));
     }
 
     #[test]
@@ -740,6 +780,7 @@ mod tests {
             &mut out,
             len,
             pq.question.len(),
+            0,
             full - 40,
             Signing::Signed(&mut signer),
             NOW,
@@ -749,6 +790,180 @@ mod tests {
         assert!(n <= full - 40, "{n}");
         assert_ne!(read_u16(reply, 2) & FLAG_TC, 0, "TC");
         assert_eq!(read_u16(reply, 6), 0);
+        let mut v = ResponseVerifier::new(&k, mac, UnsignedRun::None);
+        v.verify(reply, NOW).unwrap();
+    }
+
+    /// `q` with an OPT record appended: `ttl` (extended RCODE, version, flags), `rdata`.
+    fn with_opt(mut q: Vec<u8>, ttl: u32, rdata: &[u8]) -> Vec<u8> {
+        let ar = read_u16(&q, 10) + 1;
+        q[10..12].copy_from_slice(&ar.to_be_bytes());
+        q.extend_from_slice(&[0, 0, 41, 0x10, 0]);
+        q.extend_from_slice(&ttl.to_be_bytes());
+        q.extend_from_slice(&(rdata.len() as u16).to_be_bytes());
+        q.extend_from_slice(rdata);
+        q
+    }
+
+    /// The example zone's SOA EXPIRE: 2w.
+    const EXPIRE_S: u32 = 14 * 86400;
+    /// EXPIRE asked for, an unknown option (100) to be ignored.
+    const EXPIRE_AND_UNKNOWN: &[u8] = &[0, 100, 0, 2, 0xAB, 0xCD, 0, 9, 0, 0];
+
+    #[test]
+    fn opt_echo_do_and_expire_on_zone_answers_only() {
+        let (_dir, set) = zones(Acl::loopback());
+        // DO and an unknown flag (0x4000): DO copied, the other dropped; EXPIRE answered.
+        let q = with_opt(query(TYPE_SOA, CLASS_IN, None), 0xC000, EXPIRE_AND_UNKNOWN);
+        for t in [Transport::Udp, Transport::Tcp] {
+            let (a, out) = ask(&set, &q, t, "192.0.2.1", false);
+            assert_eq!(rcode_of(&a), Some(0));
+            assert_eq!(read_u16(&out, 10), 1, "ARCOUNT: the OPT");
+            let opt = &out[out.len() - 19..];
+            let mut want = vec![0, 0, 41, 0x04, 0xD0, 0, 0, 0x80, 0, 0, 8, 0, 9, 0, 4];
+            want.extend_from_slice(&EXPIRE_S.to_be_bytes());
+            assert_eq!(opt, &want[..], "{t:?}");
+        }
+        // Without the option: a bare OPT.
+        let q = with_opt(query(TYPE_SOA, CLASS_IN, None), 0, &[]);
+        let (_, out) = ask(&set, &q, Transport::Udp, "192.0.2.1", false);
+        assert_eq!(
+            &out[out.len() - 11..],
+            &[0, 0, 41, 0x04, 0xD0, 0, 0, 0, 0, 0, 0]
+        );
+        // A refusal is not a zone's answer: an OPT, no EXPIRE.
+        let q = with_opt(query(666, CLASS_IN, None), 0x8000, EXPIRE_AND_UNKNOWN);
+        let (a, out) = ask(&set, &q, Transport::Tcp, "127.0.0.1", false);
+        assert_eq!(rcode_of(&a), Some(RCODE_REFUSED.into()));
+        assert_eq!(
+            &out[out.len() - 11..],
+            &[0, 0, 41, 0x04, 0xD0, 0, 0, 0x80, 0, 0, 0]
+        );
+        // A transfer carries the OPT for its first message, EXPIRE included when asked.
+        let axfr = with_opt(query(TYPE_AXFR, CLASS_IN, None), 0, EXPIRE_AND_UNKNOWN);
+        match ask(&set, &axfr, Transport::Tcp, "127.0.0.1", false).0 {
+            Answer::Transfer(t) => assert_eq!(
+                t.opt,
+                Some(ResponseOpt {
+                    rcode_high: 0,
+                    dnssec_ok: false,
+                    expire_s: Some(EXPIRE_S)
+                })
+            ),
+            other => panic!("{other:?}"),
+        }
+        match ask(
+            &set,
+            &query(TYPE_AXFR, CLASS_IN, None),
+            Transport::Tcp,
+            "127.0.0.1",
+            false,
+        )
+        .0
+        {
+            Answer::Transfer(t) => assert_eq!(t.opt, None),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn edns_version_above_zero_is_badvers_signed_when_verified() {
+        let (_dir, set) = zones(Acl::loopback());
+        let k = key();
+        for qtype in [TYPE_SOA, TYPE_AXFR, 1] {
+            let q = with_opt(
+                query(qtype, CLASS_IN, None),
+                0x0001_8000,
+                EXPIRE_AND_UNKNOWN,
+            );
+            for t in [Transport::Udp, Transport::Tcp] {
+                let (a, out) = ask(&set, &q, t, "127.0.0.1", false);
+                assert_eq!(rcode_of(&a), Some(RCODE_BADVERS), "{qtype} {t:?}");
+                assert_eq!(read_u16(&out, 2) & 0xF, 0, "header RCODE");
+                assert_eq!(&out[4..12], &[0, 1, 0, 0, 0, 0, 0, 1]);
+                assert_eq!(
+                    &out[out.len() - 11..],
+                    &[0, 0, 41, 0x04, 0xD0, 1, 0, 0x80, 0, 0, 0],
+                    "extended RCODE 1, version 0, DO"
+                );
+            }
+        }
+        // Signed: BADVERS, signed, the OPT before the TSIG.
+        let (q, mac) = signed(
+            with_opt(query(TYPE_SOA, CLASS_IN, None), 0x0001_0000, &[]),
+            &k,
+            NOW,
+        );
+        let (a, reply) = ask(&set, &q, Transport::Udp, "127.0.0.1", false);
+        assert_eq!(rcode_of(&a), Some(RCODE_BADVERS));
+        assert_eq!(read_u16(&reply, 10), 2, "OPT and TSIG");
+        let mut v = ResponseVerifier::new(&k, mac, UnsignedRun::None);
+        v.verify(&reply, NOW).unwrap();
+        let opt_at = 12 + query(TYPE_SOA, CLASS_IN, None).len() - 12;
+        assert_eq!(read_u16(&reply, opt_at + 1), 41, "OPT first");
+        assert_eq!(reply[opt_at + 5], 1, "extended RCODE");
+    }
+
+    #[test]
+    fn opcodes_and_counts_before_anything_else() {
+        let (_dir, set) = zones(Acl::loopback());
+        // Opcode 15 with QDCOUNT 0 and an OPT: NOTIMP, the OPT echoed.
+        let mut q = with_opt(query(TYPE_SOA, CLASS_IN, None)[..12].to_vec(), 0x8000, &[]);
+        q[2] = 15 << 3;
+        q[5] = 0;
+        for t in [Transport::Udp, Transport::Tcp] {
+            let (a, out) = ask(&set, &q, t, "127.0.0.1", false);
+            assert_eq!(rcode_of(&a), Some(RCODE_NOTIMP.into()));
+            assert_eq!(&out[4..12], &[0, 0, 0, 0, 0, 0, 0, 1]);
+            assert_eq!(out[2] >> 3 & 0xF, 15, "opcode echoed");
+        }
+        // QDCOUNT 0 with a QUERY opcode: FORMERR, with the OPT.
+        q[2] = 0x01;
+        let (a, out) = ask(&set, &q, Transport::Udp, "127.0.0.1", false);
+        assert_eq!(rcode_of(&a), Some(RCODE_FORMERR.into()));
+        assert_eq!(read_u16(&out, 10), 1);
+    }
+
+    #[test]
+    fn truncation_keeps_the_opt() {
+        let (_dir, set) = zones(Acl::loopback());
+        let k = key();
+        let (q, mac) = signed(
+            with_opt(query(TYPE_SOA, CLASS_IN, None), 0x8000, &[0, 9, 0, 0]),
+            &k,
+            NOW,
+        );
+        let pq = parse_query(&q).unwrap();
+        let mut out = [0u8; 1024];
+        let len = write_soa_answer(&mut out, &pq, 3600, set.zones()[0].store.soa_rdata()).unwrap();
+        let v = tsig::verify_request(
+            &q,
+            &tsig::parse_record(&q, pq.tsig.unwrap()).unwrap(),
+            |n| set.keys().find(n),
+            NOW,
+        )
+        .unwrap();
+        let mut signer = ResponseSigner::new(&v);
+        let n = finish(
+            &mut out,
+            len,
+            pq.question.len(),
+            19,
+            len,
+            Signing::Signed(&mut signer),
+            NOW,
+        )
+        .unwrap();
+        let reply = &out[..n];
+        assert_ne!(read_u16(reply, 2) & FLAG_TC, 0, "TC");
+        assert_eq!(
+            &reply[4..12],
+            &[0, 1, 0, 0, 0, 0, 0, 2],
+            "question, OPT, TSIG"
+        );
+        let opt_at = 12 + pq.question.len();
+        assert_eq!(read_u16(reply, opt_at + 1), 41);
+        assert_eq!(&reply[opt_at + 15..opt_at + 19], &EXPIRE_S.to_be_bytes());
         let mut v = ResponseVerifier::new(&k, mac, UnsignedRun::None);
         v.verify(reply, NOW).unwrap();
     }

@@ -34,9 +34,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use io_uring::{cqueue, opcode, squeue, types, IoUring};
-use xfr_proto::cursor::{MessageSource, Signing, TransferCursor, PREFIX_BYTES};
+use xfr_proto::cursor::{MessageSource, Signing, TransferCursor, EXTRA_PIECES_MAX, PREFIX_BYTES};
 use xfr_proto::framing::{consume, frame, write_length_prefix, LENGTH_PREFIX_BYTES};
 use xfr_proto::notify::is_notify_response;
+use xfr_proto::response::OPT_BYTES_MAX;
 use xfr_proto::tsig::{self, ResponseSigner};
 use xfr_proto::wire::{QUESTION_BYTES_MAX, RCODE_SERVFAIL, TYPE_AXFR, TYPE_IXFR, TYPE_SOA};
 use zone_store::journal::Journal;
@@ -58,10 +59,11 @@ pub const SEND_MESSAGES_MAX: usize = 64;
 /// for IXFR, an OPT, a TSIG); 2 KiB holds several pipelined ones. A larger frame is refused.
 pub const RECV_BYTES: usize = 2048;
 /// Reply buffer: length prefix + header + largest question + SOA RR with the largest RDATA
-/// (two 255-byte names + 20) + OPT = 2 + 12 + 259 + 12 + 530 + 11 = 826, plus the longest TSIG
-/// record (`tsig::RR_BYTES_MAX`, 364).
+/// (two 255-byte names + 20) + OPT with EXPIRE = 2 + 12 + 259 + 12 + 530 + 19 = 834, plus the
+/// longest TSIG record (`tsig::RR_BYTES_MAX`, 364).
 pub const REPLY_BYTES: usize = 1280;
-/// Pieces per message in a SENDMSG: prefix, question, body, and the TSIG record when signed.
+/// Pieces per message in a SENDMSG: prefix, question, body, and the TSIG record when signed
+/// (the first message of a transfer may add its OPT: `EXTRA_PIECES_MAX` more per batch).
 pub const PIECES_PER_MESSAGE_MAX: usize = 4;
 /// Refused requests (ACL, TSIG) logged per core per second at most; the rest are counted and
 /// the count logged, so a flood of bad requests cannot flood the log.
@@ -79,10 +81,11 @@ pub const ACCEPT_PAUSE_MS: u64 = 100;
 /// Submission queue entries per ring; completions get four times as many.
 pub const RING_ENTRIES: u32 = 4096;
 
-const _: () =
-    assert!(REPLY_BYTES >= 2 + 12 + QUESTION_BYTES_MAX + 12 + 530 + 11 + tsig::RR_BYTES_MAX);
 const _: () = assert!(
-    SEND_MESSAGES_MAX * PIECES_PER_MESSAGE_MAX <= 1024,
+    REPLY_BYTES >= 2 + 12 + QUESTION_BYTES_MAX + 12 + 530 + OPT_BYTES_MAX + tsig::RR_BYTES_MAX
+);
+const _: () = assert!(
+    SEND_MESSAGES_MAX * PIECES_PER_MESSAGE_MAX + EXTRA_PIECES_MAX <= 1024,
     "IOV_MAX is 1024 on Linux"
 );
 const _: () = assert!(RECV_BYTES >= 2 + 512);
@@ -286,6 +289,8 @@ struct Slot {
     reply_sent: usize,
     question: Box<[u8]>,
     question_len: usize,
+    /// The OPT record of the transfer's first message (`cursor.opt_len()` bytes of it).
+    opt: [u8; OPT_BYTES_MAX],
     prefixes: Box<[[u8; PREFIX_BYTES]]>,
     iov: Box<[libc::iovec]>,
     msghdr: Box<libc::msghdr>,
@@ -313,13 +318,14 @@ impl Slot {
             reply_sent: 0,
             question: vec![0; QUESTION_BYTES_MAX].into_boxed_slice(),
             question_len: 0,
+            opt: [0; OPT_BYTES_MAX],
             prefixes: vec![[0; PREFIX_BYTES]; SEND_MESSAGES_MAX].into_boxed_slice(),
             iov: vec![
                 libc::iovec {
                     iov_base: std::ptr::null_mut(),
                     iov_len: 0
                 };
-                PIECES_PER_MESSAGE_MAX * SEND_MESSAGES_MAX
+                PIECES_PER_MESSAGE_MAX * SEND_MESSAGES_MAX + EXTRA_PIECES_MAX
             ]
             .into_boxed_slice(),
             msghdr: Box::new(sys::msghdr_zeroed()),
@@ -1047,7 +1053,9 @@ impl Core {
     }
 
     fn start_transfer(&mut self, index: usize, t: TransferStart, now: Instant) {
-        let messages = StoredSource::of(&t.zone, t.source).message_count();
+        let src = StoredSource::of(&t.zone, t.source);
+        let messages = src.message_count();
+        let first_body_bytes = src.body(0).len();
         let mut cursor = TransferCursor::new(t.id, t.flags, t.question_len, messages);
         let signing = t.signer.map(|signer| {
             cursor = cursor.clone().signed(signer.rr_bytes());
@@ -1061,6 +1069,10 @@ impl Core {
         let served = crate::metrics::Served::of_log_label(t.served);
         t.zone.stats.core(self.index).transfers[served as usize].inc();
         let slot = &mut self.slots[index];
+        if let Some(opt) = t.opt {
+            let len = opt.write(&mut slot.opt);
+            cursor = cursor.with_opt(len, first_body_bytes);
+        }
         slot.question_len = t.question_len;
         slot.transfer = Some(Transfer {
             zone: t.zone,
@@ -1107,6 +1119,7 @@ impl Core {
             let Slot {
                 question,
                 question_len,
+                opt,
                 prefixes,
                 iov,
                 msghdr,
@@ -1119,9 +1132,11 @@ impl Core {
                 now_s,
             });
             let mut used = 0;
+            let opt_len = t.cursor.opt_len();
             t.cursor.fill_with(
                 &src,
                 &question[..*question_len],
+                &opt[..opt_len],
                 &mut prefixes[..],
                 signing,
                 SEND_MESSAGES_MAX,
@@ -1410,7 +1425,7 @@ fn count_reply(
     query: &[u8],
     reply: &[u8],
     transport: Transport,
-    rcode: u8,
+    rcode: u16,
     refusal: Option<&Refusal>,
 ) {
     use crate::metrics::{RefusedReason, Served};
@@ -1419,7 +1434,7 @@ fn count_reply(
         Transport::Udp => 0,
         Transport::Tcp => 1,
     };
-    stats.responses[t][(rcode & 15) as usize].inc();
+    stats.responses[t][crate::metrics::rcode_slot(rcode)].inc();
     let qname = question_name(query);
     let qtype = query
         .get(12 + qname.len()..14 + qname.len())
@@ -1428,7 +1443,7 @@ fn count_reply(
     let reason = match refusal {
         Some(Refusal::Acl { .. }) => Some(RefusedReason::Acl),
         Some(Refusal::Tsig { reason, .. }) => Some(RefusedReason::of_tsig(reason)),
-        None if rcode == RCODE_SERVFAIL && is_xfr => Some(RefusedReason::Quota),
+        None if rcode == RCODE_SERVFAIL as u16 && is_xfr => Some(RefusedReason::Quota),
         None => None,
     };
     if let Some(r) = reason {

@@ -217,8 +217,8 @@ pub struct CoreStats {
     pub connections_accepted: Counter,
     /// Over `max_connections_per_core`: closed at once.
     pub connections_rejected: Counter,
-    /// Replies by transport (udp, tcp) and rcode (the header's four bits).
-    pub responses: [[Counter; 16]; 2],
+    /// Replies by transport (udp, tcp) and rcode ([`rcode_slot`]).
+    pub responses: [[Counter; RCODE_SLOTS]; 2],
     /// SOA queries answered with the SOA, by transport.
     pub soa_answers: [Counter; 2],
     /// Requests refused, by [`RefusedReason`], whatever the zone (served or not).
@@ -551,12 +551,12 @@ impl Collector for XfrdCollector {
                 MetricType::Counter,
             )?;
             for (t, transport) in TRANSPORTS.iter().enumerate() {
-                for rcode in 0..16 {
-                    let v: u64 = m.cores().map(|c| c.responses[t][rcode].get()).sum();
-                    if v == 0 && rcode != 0 {
+                for (slot, name) in RCODE_NAMES.iter().enumerate() {
+                    let v: u64 = m.cores().map(|c| c.responses[t][slot].get()).sum();
+                    if v == 0 && slot != 0 {
                         continue;
                     }
-                    let labels = [("transport", *transport), ("rcode", rcode_name(rcode))];
+                    let labels = [("transport", *transport), ("rcode", *name)];
                     ConstCounter::new(v).encode(f.encode_family(&labels)?)?;
                 }
             }
@@ -692,12 +692,20 @@ fn per_zone_load(e: &mut Enc<'_>, zones: &[Arc<crate::zones::Zone>]) -> std::fmt
     Ok(())
 }
 
-fn rcode_name(rcode: usize) -> &'static str {
-    const NAMES: [&str; 16] = [
-        "NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "YXDOMAIN", "YXRRSET",
-        "NXRRSET", "NOTAUTH", "NOTZONE", "11", "12", "13", "14", "15",
-    ];
-    NAMES[rcode & 15]
+/// Rcodes counted apart: the header's sixteen, BADVERS (16, an extended rcode), and any other.
+pub const RCODE_SLOTS: usize = 18;
+const RCODE_NAMES: [&str; RCODE_SLOTS] = [
+    "NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "YXDOMAIN", "YXRRSET",
+    "NXRRSET", "NOTAUTH", "NOTZONE", "11", "12", "13", "14", "15", "BADVERS", "other",
+];
+
+/// The slot of `rcode` (extended rcodes included) in `CoreStats::responses`.
+#[inline]
+pub fn rcode_slot(rcode: u16) -> usize {
+    match rcode {
+        0..=16 => rcode as usize,
+        _ => RCODE_SLOTS - 1,
+    }
 }
 
 /// The whole `/metrics` body.

@@ -145,10 +145,11 @@ fn soa_and_error_answers() {
         .unwrap();
     let t = read_transfer(&mut s, 14);
     assert_eq!(t.records, 22);
-    // Other types: NOTIMP. A pointer in the question: FORMERR with the ID.
+    // Other types: REFUSED (NOTIMP is for opcodes). A pointer in the question: FORMERR with
+    // the ID.
     s.write_all(&framed(&query(15, "example.com.", 1, None)))
         .unwrap();
-    assert_eq!(rcode(&read_frame(&mut s).unwrap().unwrap()), 4);
+    assert_eq!(rcode(&read_frame(&mut s).unwrap().unwrap()), 5);
     let mut bad = query(16, "example.com.", TYPE_SOA, None);
     bad.truncate(12);
     bad.extend_from_slice(&[0xC0, 0x0C, 0, 6, 0, 1]);

@@ -12,12 +12,18 @@
 //! stored bodies' compression pointers assume the question precedes them, and RFC 5936 section
 //! 2.2 allows the question in every message), ANCOUNT from the store, NSCOUNT=ARCOUNT=0.
 //!
+//! When the query carried an OPT record, the first message carries one too, after the body (RFC
+//! 5936 section 2.2.5: "it SHOULD include one OPT RR in the first response message"): one more
+//! piece, whose bytes the caller keeps beside the question ([`TransferCursor::with_opt`]),
+//! counted in the first message's ARCOUNT. Later messages carry none.
+//!
 //! A signed transfer (RFC 8945 section 5.3.1) adds a fourth piece to every message, its TSIG
 //! record, and counts it in ARCOUNT. Each message is signed exactly once, when it first enters a
 //! batch (a MAC chains on the previous one, so a message cut by a partial write must not be
 //! signed again): its record is kept in the caller's record buffer, slot `index % slots`, until
 //! it has been sent. The MAC covers the message as it would be without TSIG: the header with
-//! ARCOUNT 0, the question, the body.
+//! the ARCOUNT of the OPT alone, the question, the body, the OPT (which goes before the TSIG
+//! record, RFC 8945 section 5.3).
 //!
 //! Invariants, checked after every completion ([`TransferCursor::advance`]): at most one batch
 //! in flight; the bytes acknowledged never exceed the batch; the progress counter
@@ -31,6 +37,9 @@ use crate::wire::{FLAG_AA, FLAG_CD, FLAG_QR, FLAG_RD, HEADER_BYTES, MESSAGE_BYTE
 
 /// Bytes of a message prefix: TCP length (2) + DNS header (12).
 pub const PREFIX_BYTES: usize = 2 + HEADER_BYTES;
+/// Most pieces a batch takes beyond `pieces_per_message()` per message: the first message's OPT
+/// record.
+pub const EXTRA_PIECES_MAX: usize = 1;
 
 /// The stored messages of one transfer, as the cursor needs them.
 pub trait MessageSource {
@@ -66,6 +75,8 @@ pub struct TransferCursor {
     tsig_bytes: usize,
     /// Messages before this one have been signed.
     signed_upto: usize,
+    /// Bytes of the first message's OPT record; 0 without.
+    opt_len: usize,
 }
 
 /// What a signed transfer's [`TransferCursor::fill_with`] needs: the signer, and a buffer for
@@ -96,12 +107,35 @@ impl TransferCursor {
             in_flight: None,
             tsig_bytes: 0,
             signed_upto: 0,
+            opt_len: 0,
         }
     }
 
-    /// The same cursor for a signed transfer whose TSIG records are `rr_bytes` long.
+    /// The same cursor for a transfer whose first message carries an OPT record of `opt_len`
+    /// bytes (the caller passes those bytes to every fill). `first_body_bytes` is the first
+    /// stored body's length: an OPT that would push that message beyond 65535 bytes is left
+    /// out (RFC 5936 makes it a SHOULD) and the cursor is returned unchanged; see
+    /// [`TransferCursor::opt_len`].
+    pub fn with_opt(mut self, opt_len: usize, first_body_bytes: usize) -> Self {
+        assert!(opt_len > 0 && self.bytes_sent_total == 0);
+        let len = HEADER_BYTES + self.question_len + first_body_bytes + opt_len + self.tsig_bytes;
+        if len <= MESSAGE_BYTES_MAX {
+            self.opt_len = opt_len;
+        }
+        self
+    }
+
+    /// Bytes of the first message's OPT record (0: none): the length of the `opt` every fill
+    /// takes.
+    pub fn opt_len(&self) -> usize {
+        self.opt_len
+    }
+
+    /// The same cursor for a signed transfer whose TSIG records are `rr_bytes` long (before
+    /// [`TransferCursor::with_opt`], which counts them in its size check).
     pub fn signed(mut self, rr_bytes: usize) -> Self {
         assert!(rr_bytes > 0 && self.bytes_sent_total == 0);
+        assert_eq!(self.opt_len, 0, "signed() goes before with_opt()");
         self.tsig_bytes = rr_bytes;
         self
     }
@@ -111,12 +145,20 @@ impl TransferCursor {
     }
 
     /// Pieces per message in a batch: prefix, question, body, and the TSIG record if signed.
+    /// The first message has one more, its OPT, when there is one ([`Self::extra_pieces`]).
     pub fn pieces_per_message(&self) -> usize {
         if self.is_signed() {
             4
         } else {
             3
         }
+    }
+
+    /// Pieces a batch may take beyond `pieces_per_message()` per message: the first message's
+    /// OPT. An iovec array sized `messages * pieces_per_message() + EXTRA_PIECES_MAX` always
+    /// holds a batch of `messages`.
+    pub fn extra_pieces(&self) -> usize {
+        (self.opt_len > 0) as usize
     }
 
     /// Every byte of every message has been acknowledged.
@@ -142,25 +184,39 @@ impl TransferCursor {
     }
 
     fn framed_len<S: MessageSource + ?Sized>(&self, src: &S, i: usize) -> usize {
-        PREFIX_BYTES + self.question_len + src.body(i).len() + self.tsig_bytes
+        PREFIX_BYTES + self.question_len + src.body(i).len() + self.opt_len_of(i) + self.tsig_bytes
+    }
+
+    /// Bytes of message `i`'s OPT record.
+    fn opt_len_of(&self, i: usize) -> usize {
+        if i == 0 {
+            self.opt_len
+        } else {
+            0
+        }
     }
 
     /// Describes the next batch as `IoSlice`s (see [`TransferCursor::fill_with`]); at most
-    /// `iov.len() / pieces_per_message()` messages. Returns how many entries of `iov` it used.
+    /// `(iov.len() - extra_pieces()) / pieces_per_message()` messages. Returns how many entries
+    /// of `iov` it used.
+    #[allow(clippy::too_many_arguments)]
     pub fn fill<'a, S: MessageSource + ?Sized>(
         &mut self,
         src: &'a S,
         question: &'a [u8],
+        opt: &'a [u8],
         prefixes: &'a mut [[u8; PREFIX_BYTES]],
         signing: Option<Signing<'a, '_>>,
         iov: &mut [IoSlice<'a>],
         bytes_max: usize,
     ) -> usize {
-        let messages_max = iov.len() / self.pieces_per_message();
+        let messages_max =
+            iov.len().saturating_sub(self.extra_pieces()) / self.pieces_per_message();
         let mut used = 0;
         self.fill_with(
             src,
             question,
+            opt,
             prefixes,
             signing,
             messages_max,
@@ -175,8 +231,10 @@ impl TransferCursor {
     /// Describes the next batch: at most `prefixes.len()` and `messages_max` messages, and no
     /// message started beyond `bytes_max` bytes (at least one message is always included).
     /// Writes the prefixes (and, signed, the TSIG records of messages not signed before) and
-    /// hands each piece (`[prefix][question][body]` per message, then `[TSIG record]` when
-    /// signed; the first ones cut by what a partial write already sent, empty pieces left out)
+    /// hands each piece (`[prefix][question][body]` per message, then `[OPT]` for the first
+    /// message when the cursor has one (`opt`: its bytes, `opt_len()` of them), then
+    /// `[TSIG record]` when signed; the first ones cut by what a partial write already sent,
+    /// empty pieces left out)
     /// to `emit`, in stream order; returns how many pieces. The batch is in flight until
     /// [`TransferCursor::advance`]; filling again before that is a programmer error.
     #[allow(clippy::too_many_arguments)]
@@ -184,6 +242,7 @@ impl TransferCursor {
         &mut self,
         src: &'a S,
         question: &'a [u8],
+        opt: &'a [u8],
         prefixes: &'a mut [[u8; PREFIX_BYTES]],
         signing: Option<Signing<'a, '_>>,
         messages_max: usize,
@@ -193,6 +252,7 @@ impl TransferCursor {
         assert!(self.in_flight.is_none(), "fill with a batch in flight");
         assert!(!self.is_done(), "fill after the transfer is done");
         assert_eq!(question.len(), self.question_len, "question changed");
+        assert_eq!(opt.len(), self.opt_len, "OPT record changed");
         assert_eq!(src.message_count(), self.message_count, "source changed");
         assert_eq!(
             signing.is_some(),
@@ -218,7 +278,8 @@ impl TransferCursor {
             }
             let i = self.next_message + count;
             let body = src.body(i);
-            let len = HEADER_BYTES + self.question_len + body.len() + self.tsig_bytes;
+            let opt_i = &opt[..self.opt_len_of(i)];
+            let len = HEADER_BYTES + self.question_len + body.len() + opt_i.len() + self.tsig_bytes;
             assert!(len <= MESSAGE_BYTES_MAX, "message {i} is {len} bytes");
             let p = &mut prefixes[count];
             p[0..2].copy_from_slice(&(len as u16).to_be_bytes());
@@ -226,17 +287,21 @@ impl TransferCursor {
             p[4..6].copy_from_slice(&self.flags.to_be_bytes());
             p[6..8].copy_from_slice(&1u16.to_be_bytes());
             p[8..10].copy_from_slice(&src.ancount(i).to_be_bytes());
-            p[10..14].fill(0);
+            let arcount = !opt_i.is_empty() as u16;
+            p[10..12].fill(0);
+            p[12..14].copy_from_slice(&arcount.to_be_bytes());
             if let Some(sg) = signing.as_mut() {
                 if i >= self.signed_upto {
                     assert_eq!(i, self.signed_upto, "messages are signed in order");
                     let slot = (i % slots) * self.tsig_bytes;
                     let out = &mut sg.records[slot..slot + self.tsig_bytes];
-                    let n = sg.signer.sign(&[&p[2..], question, body], sg.now_s, out);
+                    let n = sg
+                        .signer
+                        .sign(&[&p[2..], question, body, opt_i], sg.now_s, out);
                     assert_eq!(n, self.tsig_bytes, "TSIG record length changed");
                     self.signed_upto = i + 1;
                 }
-                p[12..14].copy_from_slice(&1u16.to_be_bytes());
+                p[12..14].copy_from_slice(&(arcount + 1).to_be_bytes());
             }
             bytes += 2 + len;
             count += 1;
@@ -254,7 +319,8 @@ impl TransferCursor {
             let slot = (i % slots) * self.tsig_bytes;
             let record =
                 &records[slot.min(records.len())..(slot + self.tsig_bytes).min(records.len())];
-            for piece in [&prefix[..], question, body, record] {
+            let opt_i = &opt[..self.opt_len_of(i)];
+            for piece in [&prefix[..], question, body, opt_i, record] {
                 if skip >= piece.len() {
                     skip -= piece.len();
                     continue;
@@ -329,20 +395,32 @@ mod tests {
 
     /// The stream as it must appear on the wire, built the obvious way.
     fn expected(src: &Bodies, id: u16, flags: u16) -> Vec<u8> {
+        expected_with_opt(src, id, flags, &[])
+    }
+
+    /// The same, `opt` (when not empty) closing the first message.
+    fn expected_with_opt(src: &Bodies, id: u16, flags: u16, opt: &[u8]) -> Vec<u8> {
         let mut out = Vec::new();
-        for (body, an) in &src.0 {
-            let len = 12 + QUESTION.len() + body.len();
+        for (i, (body, an)) in src.0.iter().enumerate() {
+            let opt = if i == 0 { opt } else { &[] };
+            let len = 12 + QUESTION.len() + body.len() + opt.len();
             out.extend_from_slice(&(len as u16).to_be_bytes());
             out.extend_from_slice(&id.to_be_bytes());
             out.extend_from_slice(&flags.to_be_bytes());
             out.extend_from_slice(&[0, 1]);
             out.extend_from_slice(&an.to_be_bytes());
-            out.extend_from_slice(&[0, 0, 0, 0]);
+            out.extend_from_slice(&[0, 0, 0, !opt.is_empty() as u8]);
             out.extend_from_slice(QUESTION);
             out.extend_from_slice(body);
+            out.extend_from_slice(opt);
         }
         out
     }
+
+    /// An OPT record with the EXPIRE option, as the engine passes it.
+    const OPT: &[u8] = &[
+        0, 0, 41, 4, 0xD0, 0, 0, 0x80, 0, 0, 8, 0, 9, 0, 4, 0, 1, 0x51, 0x80,
+    ];
 
     /// Drives a transfer where the "kernel" accepts `writes[k]` bytes per call (cycled; at
     /// least 1). Bounded: at most one call per byte of the stream. With `key`, the transfer is
@@ -353,6 +431,18 @@ mod tests {
         bytes_max: usize,
         writes: &[usize],
         key: Option<&Key>,
+    ) -> Vec<u8> {
+        drive_full(src, k, bytes_max, writes, key, &[])
+    }
+
+    /// [`drive_signed`], with `opt` (when not empty) as the first message's OPT record.
+    fn drive_full(
+        src: &Bodies,
+        k: usize,
+        bytes_max: usize,
+        writes: &[usize],
+        key: Option<&Key>,
+        opt: &[u8],
     ) -> Vec<u8> {
         let mut cursor = TransferCursor::new(0xA55A, 0x0100, QUESTION.len(), src.0.len());
         let mut signer = key.map(|key| {
@@ -367,11 +457,15 @@ mod tests {
         if let Some(s) = &signer {
             cursor = cursor.signed(s.rr_bytes());
         }
+        if !opt.is_empty() {
+            cursor = cursor.with_opt(opt.len(), src.0[0].0.len());
+            assert_eq!(cursor.opt_len(), opt.len());
+        }
         let rr_bytes = signer.as_ref().map_or(0, |s| s.rr_bytes());
         let mut records = vec![0u8; k * rr_bytes];
         let mut prefixes = vec![[0u8; PREFIX_BYTES]; k];
         let mut wire = Vec::new();
-        let total = expected(src, 0, 0).len() + src.0.len() * rr_bytes;
+        let total = expected_with_opt(src, 0, 0, opt).len() + src.0.len() * rr_bytes;
         for call in 0..=total {
             if cursor.is_done() {
                 break;
@@ -380,13 +474,22 @@ mod tests {
                 call < total,
                 "livelock: transfer not done after {call} sends"
             );
-            let mut iov = vec![IoSlice::new(&[]); cursor.pieces_per_message() * k];
+            let mut iov =
+                vec![IoSlice::new(&[]); cursor.pieces_per_message() * k + cursor.extra_pieces()];
             let signing = signer.as_mut().map(|signer| Signing {
                 signer,
                 records: &mut records[..],
                 now_s: 1000,
             });
-            let used = cursor.fill(src, QUESTION, &mut prefixes, signing, &mut iov, bytes_max);
+            let used = cursor.fill(
+                src,
+                QUESTION,
+                opt,
+                &mut prefixes,
+                signing,
+                &mut iov,
+                bytes_max,
+            );
             let want = writes[call % writes.len()].max(1);
             let mut sent = 0;
             for s in &iov[..used] {
@@ -410,13 +513,19 @@ mod tests {
 
     /// Splits a TCP stream into its messages and checks every TSIG with the client's verifier.
     fn verify_stream(wire: &[u8], key: &Key, count: usize) {
+        verify_stream_opt(wire, key, count, false)
+    }
+
+    /// [`verify_stream`], the first message carrying an OPT before its TSIG when `opt`.
+    fn verify_stream_opt(wire: &[u8], key: &Key, count: usize, opt: bool) {
         let mut v = ResponseVerifier::new(key, MacBuf::from_slice(&[7; 32]), UnsignedRun::None);
         let mut at = 0;
         let mut n = 0;
         while at < wire.len() {
             let len = u16::from_be_bytes([wire[at], wire[at + 1]]) as usize;
             let msg = &wire[at + 2..at + 2 + len];
-            assert_eq!(u16::from_be_bytes([msg[10], msg[11]]), 1, "ARCOUNT");
+            let ar = 1 + (opt && n == 0) as u16;
+            assert_eq!(u16::from_be_bytes([msg[10], msg[11]]), ar, "ARCOUNT");
             v.verify(msg, 1000)
                 .unwrap_or_else(|e| panic!("message {n}: {e}"));
             at += 2 + len;
@@ -480,6 +589,36 @@ mod tests {
     }
 
     #[test]
+    fn first_message_carries_the_opt() {
+        let src = bodies(&[40, 7, 1000]);
+        let want = expected_with_opt(&src, 0xA55A, FLAG_QR | FLAG_AA | FLAG_RD, OPT);
+        assert_eq!(
+            drive_full(&src, 64, 1 << 20, &[usize::MAX], None, OPT),
+            want
+        );
+        assert_eq!(drive_full(&src, 1, 1 << 20, &[1, 3], None, OPT), want);
+        // Signed: the OPT goes before the TSIG record, inside the MAC.
+        let key = Key::new(b"\x01k\x00", Algorithm::HmacSha256, b"secret").unwrap();
+        let src = record_bodies(&[3, 1, 5]);
+        for writes in [&[usize::MAX][..], &[1], &[7, 100]] {
+            let wire = drive_full(&src, 2, 1 << 20, writes, Some(&key), OPT);
+            verify_stream_opt(&wire, &key, 3, true);
+            let first = &wire[2..2 + u16::from_be_bytes([wire[0], wire[1]]) as usize];
+            let opt_at = 12 + QUESTION.len() + src.0[0].0.len();
+            assert_eq!(&first[opt_at..opt_at + OPT.len()], OPT);
+        }
+    }
+
+    #[test]
+    fn an_opt_that_would_overflow_the_first_message_is_left_out() {
+        let big = 65535 - 12 - QUESTION.len() - 5;
+        let c = TransferCursor::new(1, 0, QUESTION.len(), 1).with_opt(OPT.len(), big);
+        assert_eq!((c.opt_len(), c.extra_pieces()), (0, 0));
+        let c = TransferCursor::new(1, 0, QUESTION.len(), 1).with_opt(OPT.len(), 100);
+        assert_eq!((c.opt_len(), c.extra_pieces()), (OPT.len(), 1));
+    }
+
+    #[test]
     fn one_byte_writes_reproduce_stream() {
         let src = bodies(&[5, 17]);
         let want = expected(&src, 0xA55A, FLAG_QR | FLAG_AA | FLAG_RD);
@@ -493,10 +632,10 @@ mod tests {
         let mut cursor = TransferCursor::new(1, 0, QUESTION.len(), 1);
         let mut p = [[0u8; PREFIX_BYTES]; 2];
         let mut iov = [IoSlice::new(&[]); 6];
-        cursor.fill(&src, QUESTION, &mut p, None, &mut iov, 100);
+        cursor.fill(&src, QUESTION, &[], &mut p, None, &mut iov, 100);
         let mut p2 = [[0u8; PREFIX_BYTES]; 2];
         let mut iov2 = [IoSlice::new(&[]); 6];
-        cursor.fill(&src, QUESTION, &mut p2, None, &mut iov2, 100);
+        cursor.fill(&src, QUESTION, &[], &mut p2, None, &mut iov2, 100);
     }
 
     #[test]
@@ -506,7 +645,7 @@ mod tests {
         let mut cursor = TransferCursor::new(1, 0, QUESTION.len(), 1);
         let mut p = [[0u8; PREFIX_BYTES]; 2];
         let mut iov = [IoSlice::new(&[]); 6];
-        cursor.fill(&src, QUESTION, &mut p, None, &mut iov, 100);
+        cursor.fill(&src, QUESTION, &[], &mut p, None, &mut iov, 100);
         cursor.advance(&src, 1000);
     }
 
@@ -536,6 +675,23 @@ mod tests {
             let src = record_bodies(&lens);
             let wire = drive_signed(&src, k, bytes_max, &writes, Some(&key));
             verify_stream(&wire, &key, lens.len());
+        }
+
+        /// With the first message's OPT, signed or not, cut anywhere.
+        #[test]
+        fn opt_short_writes_reproduce_stream_and_verify(
+            lens in proptest::collection::vec(0usize..40, 1..12),
+            k in 1usize..5,
+            bytes_max in 1usize..2000,
+            writes in proptest::collection::vec(1usize..500, 1..10),
+        ) {
+            let src = bodies(&lens);
+            let want = expected_with_opt(&src, 0xA55A, FLAG_QR | FLAG_AA | FLAG_RD, OPT);
+            prop_assert_eq!(drive_full(&src, k, bytes_max, &writes, None, OPT), want);
+            let key = Key::new(b"\x01k\x00", Algorithm::HmacSha256, b"secret").unwrap();
+            let src = record_bodies(&lens);
+            let wire = drive_full(&src, k, bytes_max, &writes, Some(&key), OPT);
+            verify_stream_opt(&wire, &key, lens.len(), true);
         }
     }
 }

@@ -11,13 +11,25 @@
 //! 8945 section 5.2; elsewhere, or malformed, it is FORMERR). Other records are skipped. Bytes
 //! after the last record are FORMERR.
 //!
+//! The order of the checks: QR set (dropped), then the opcode (any other than QUERY and NOTIFY
+//! is NOTIMP whatever the section counts say: UPDATE and DSO messages have other sections),
+//! then QDCOUNT (not 1: FORMERR), then the records.
+//!
+//! Of the OPT record (RFC 6891 section 6.1.2) the parser keeps the UDP size, the version, the
+//! DO bit (RFC 3225) and whether the EXPIRE option (RFC 7314) is present; its options must tile
+//! its RDATA exactly (else FORMERR, section 7), and unknown options and flags are skipped, never
+//! echoed. The version is not judged here: a version above 0 is the answer policy's BADVERS.
+//! Error replies carry the OPT's fields when the whole message walked cleanly, so a FORMERR or
+//! NOTIMP to an EDNS query can carry an OPT too; a message that does not walk gets none (RFC
+//! 6891 section 7).
+//!
 //! The question is returned as the client wrote it, case included, so every response message can
 //! echo it (RFC 5936 section 2.2).
 
 use crate::wire::{
-    read_u16, read_u32, FLAG_QR, HEADER_BYTES, NAME_BYTES_MAX, OPCODE_MASK, OPCODE_NOTIFY,
-    OPCODE_QUERY, OPCODE_SHIFT, RCODE_FORMERR, RCODE_NOTIMP, TYPE_IXFR, TYPE_OPT, TYPE_SOA,
-    TYPE_TSIG,
+    read_u16, read_u32, EDNS_FLAG_DO, EDNS_OPTION_EXPIRE, FLAG_QR, HEADER_BYTES, NAME_BYTES_MAX,
+    OPCODE_MASK, OPCODE_NOTIFY, OPCODE_QUERY, OPCODE_SHIFT, RCODE_FORMERR, RCODE_NOTIMP, TYPE_IXFR,
+    TYPE_OPT, TYPE_SOA, TYPE_TSIG,
 };
 
 /// A parsed query. Borrowed from the caller's receive buffer.
@@ -44,12 +56,18 @@ pub struct Query<'a> {
     pub tsig: Option<usize>,
 }
 
-/// What the query's OPT record said (RFC 6891 section 6.1.3).
+/// What the query's OPT record said (RFC 6891 section 6.1.3). Other flags and options are
+/// not kept: they are ignored, and never echoed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Edns {
     pub udp_payload_bytes: u16,
+    /// Above 0: BADVERS (RFC 6891 section 6.1.3); the parser does not judge it.
     pub version: u8,
+    /// The DO bit (RFC 3225 section 3), copied into the response's OPT.
     pub dnssec_ok: bool,
+    /// The query carries an EDNS EXPIRE option (RFC 7314 section 2; its content, empty in a
+    /// query, is not looked at).
+    pub expire: bool,
 }
 
 /// What the server may echo when it answers a query it could not fully parse.
@@ -60,6 +78,9 @@ pub struct ErrorReply {
     /// `(start, end)` of the question in the message, when it parsed.
     pub question: Option<(usize, usize)>,
     pub rcode: u8,
+    /// The query's OPT record, when the message walked cleanly and had one: the reply carries
+    /// an OPT too (RFC 6891 section 6.1.1).
+    pub edns: Option<Edns>,
 }
 
 /// Why a message is not a query the server serves.
@@ -108,39 +129,46 @@ pub fn parse_query(msg: &[u8]) -> Result<Query<'_>, QueryError> {
     let ancount = read_u16(msg, 6);
     let nscount = read_u16(msg, 8);
     let arcount = read_u16(msg, 10);
-    let malformed = |question: Option<(usize, usize)>, reason| QueryError::Malformed {
-        reply: ErrorReply {
-            id,
-            request_flags: flags,
-            question,
-            rcode: RCODE_FORMERR,
-        },
-        reason,
-    };
-    if qdcount != 1 {
-        return Err(malformed(None, "QDCOUNT is not 1"));
-    }
-    let qname_len = uncompressed_name_len(&msg[HEADER_BYTES..]).map_err(|r| malformed(None, r))?;
-    let qname_end = HEADER_BYTES + qname_len;
-    if msg.len() < qname_end + 4 {
-        return Err(malformed(None, "question truncated"));
-    }
-    let question_range = (HEADER_BYTES, qname_end + 4);
-    let qtype = read_u16(msg, qname_end);
-    let qclass = read_u16(msg, qname_end + 2);
     let opcode = ((flags & OPCODE_MASK) >> OPCODE_SHIFT) as u8;
+    let reply = |question, rcode, edns| ErrorReply {
+        id,
+        request_flags: flags,
+        question,
+        rcode,
+        edns,
+    };
     if opcode != OPCODE_QUERY && opcode != OPCODE_NOTIFY {
+        // Whatever the counts say: the question echoed when there is exactly one and it is
+        // well formed, the OPT when the whole message walks.
+        let question = match qdcount {
+            1 => question_end(msg).ok().map(|end| (HEADER_BYTES, end)),
+            _ => None,
+        };
+        let edns = walk_edns(msg, [qdcount, ancount, nscount, arcount]);
         return Err(QueryError::OpcodeNotImplemented {
-            reply: ErrorReply {
-                id,
-                request_flags: flags,
-                question: Some(question_range),
-                rcode: RCODE_NOTIMP,
-            },
+            reply: reply(question, RCODE_NOTIMP, edns),
             opcode,
         });
     }
-    let bad = |reason| malformed(Some(question_range), reason);
+    if qdcount != 1 {
+        let edns = walk_edns(msg, [qdcount, ancount, nscount, arcount]);
+        return Err(QueryError::Malformed {
+            reply: reply(None, RCODE_FORMERR, edns),
+            reason: "QDCOUNT is not 1",
+        });
+    }
+    let qend = question_end(msg).map_err(|reason| QueryError::Malformed {
+        reply: reply(None, RCODE_FORMERR, None),
+        reason,
+    })?;
+    let question_range = (HEADER_BYTES, qend);
+    let qname_end = qend - 4;
+    let qtype = read_u16(msg, qname_end);
+    let qclass = read_u16(msg, qname_end + 2);
+    let bad = |reason| QueryError::Malformed {
+        reply: reply(Some(question_range), RCODE_FORMERR, None),
+        reason,
+    };
 
     let mut pos = question_range.1;
     let mut ixfr_serial = None;
@@ -165,14 +193,7 @@ pub fn parse_query(msg: &[u8]) -> Result<Query<'_>, QueryError> {
                     if edns.is_some() {
                         return Err(bad("more than one OPT record"));
                     }
-                    if msg[pos] != 0 {
-                        return Err(bad("OPT record owner is not the root"));
-                    }
-                    edns = Some(Edns {
-                        udp_payload_bytes: rr.class,
-                        version: (rr.ttl >> 16) as u8,
-                        dnssec_ok: rr.ttl & 0x8000 != 0,
-                    });
+                    edns = Some(parse_opt(msg, pos, &rr).map_err(bad)?);
                 }
                 _ => {}
             }
@@ -183,7 +204,10 @@ pub fn parse_query(msg: &[u8]) -> Result<Query<'_>, QueryError> {
         return Err(bad("bytes after the last record"));
     }
     if qtype == TYPE_IXFR && ixfr_serial.is_none() {
-        return Err(bad("IXFR query without an SOA in the authority section"));
+        return Err(QueryError::Malformed {
+            reply: reply(Some(question_range), RCODE_FORMERR, edns),
+            reason: "IXFR query without an SOA in the authority section",
+        });
     }
     Ok(Query {
         id,
@@ -197,6 +221,70 @@ pub fn parse_query(msg: &[u8]) -> Result<Query<'_>, QueryError> {
         edns,
         tsig,
     })
+}
+
+/// The end of the one question that follows the header: an uncompressed name, QTYPE, QCLASS.
+fn question_end(msg: &[u8]) -> Result<usize, &'static str> {
+    let qname_len = uncompressed_name_len(&msg[HEADER_BYTES..])?;
+    let end = HEADER_BYTES + qname_len + 4;
+    if msg.len() < end {
+        return Err("question truncated");
+    }
+    Ok(end)
+}
+
+/// The OPT record at `pos` (already walked as `rr`): the root as owner, options tiling the
+/// RDATA (RFC 6891 sections 6.1.2 and 7).
+fn parse_opt(msg: &[u8], pos: usize, rr: &RecordSpan) -> Result<Edns, &'static str> {
+    if msg[pos] != 0 {
+        return Err("OPT record owner is not the root");
+    }
+    let mut expire = false;
+    let mut at = rr.rdata_start;
+    while at < rr.rdata_end {
+        if at + 4 > rr.rdata_end {
+            return Err("OPT option header truncated");
+        }
+        let code = read_u16(msg, at);
+        let len = read_u16(msg, at + 2) as usize;
+        at += 4 + len;
+        if at > rr.rdata_end {
+            return Err("OPT option data truncated");
+        }
+        expire |= code == EDNS_OPTION_EXPIRE;
+    }
+    Ok(Edns {
+        udp_payload_bytes: rr.class,
+        version: (rr.ttl >> 16) as u8,
+        dnssec_ok: (rr.ttl as u16) & EDNS_FLAG_DO != 0,
+        expire,
+    })
+}
+
+/// Walks a message that is not a query this server parses in full (another opcode, QDCOUNT
+/// other than 1) for its OPT record: `counts` are QDCOUNT, ANCOUNT, NSCOUNT, ARCOUNT. `None`
+/// when there is none, or when anything does not walk (a malformed message gets no OPT back).
+fn walk_edns(msg: &[u8], counts: [u16; 4]) -> Option<Edns> {
+    let mut pos = HEADER_BYTES;
+    for _ in 0..counts[0] {
+        pos = skip_name(msg, pos).ok()? + 4;
+    }
+    if pos > msg.len() {
+        return None;
+    }
+    let mut edns = None;
+    for k in 0..counts[1] as u32 + counts[2] as u32 + counts[3] as u32 {
+        let rr = read_record(msg, pos).ok()?;
+        let additional = k >= counts[1] as u32 + counts[2] as u32;
+        if additional && rr.rtype == TYPE_OPT {
+            if edns.is_some() {
+                return None;
+            }
+            edns = Some(parse_opt(msg, pos, &rr).ok()?);
+        }
+        pos = rr.rdata_end;
+    }
+    (pos == msg.len()).then_some(edns).flatten()
 }
 
 /// Length of an uncompressed name at the start of `bytes`, root label included.
@@ -349,7 +437,8 @@ mod tests {
             Some(Edns {
                 udp_payload_bytes: 4096,
                 version: 0,
-                dnssec_ok: true
+                dnssec_ok: true,
+                expire: false,
             })
         );
         m[11] = 2;
@@ -396,6 +485,96 @@ mod tests {
         let mut m = query_bytes(1, EXAMPLE, TYPE_SOA);
         m[5] = 2;
         assert!(matches!(parse_query(&m), Err(QueryError::Malformed { .. })));
+    }
+
+    /// `m` with an OPT record appended: `ttl` (extended RCODE, version, flags), `rdata`.
+    fn with_opt(mut m: Vec<u8>, ttl: u32, rdata: &[u8]) -> Vec<u8> {
+        let ar = read_u16(&m, 10) + 1;
+        m[10..12].copy_from_slice(&ar.to_be_bytes());
+        m.extend_from_slice(&[0, 0, 41, 0x04, 0xD0]);
+        m.extend_from_slice(&ttl.to_be_bytes());
+        m.extend_from_slice(&(rdata.len() as u16).to_be_bytes());
+        m.extend_from_slice(rdata);
+        m
+    }
+
+    #[test]
+    fn unknown_opcodes_are_notimp_whatever_the_counts() {
+        for qdcount in [0u8, 1, 2, 255] {
+            let mut m = query_bytes(1, EXAMPLE, TYPE_SOA);
+            m[2] = 15 << 3; // opcode 15
+            m[5] = qdcount;
+            let e = parse_query(&m).unwrap_err();
+            assert!(
+                matches!(e, QueryError::OpcodeNotImplemented { opcode: 15, .. }),
+                "{e:?}"
+            );
+            let r = e.reply().unwrap();
+            assert_eq!(r.rcode, RCODE_NOTIMP);
+            let echoed = (qdcount == 1).then_some((12, m.len()));
+            assert_eq!(r.question, echoed, "QDCOUNT {qdcount}");
+        }
+        // dig +header-only +opcode=15: a bare header.
+        let mut m = query_bytes(1, EXAMPLE, TYPE_SOA)[..12].to_vec();
+        m[2] = 15 << 3;
+        m[5] = 0;
+        let r = parse_query(&m).unwrap_err().reply().unwrap();
+        assert_eq!((r.rcode, r.question, r.edns), (RCODE_NOTIMP, None, None));
+    }
+
+    #[test]
+    fn errors_carry_the_opt_when_the_message_walks() {
+        // Opcode 15 with an OPT: NOTIMP, the OPT remembered for the reply.
+        let mut m = with_opt(query_bytes(1, EXAMPLE, TYPE_SOA), 0x8000, &[]);
+        m[2] = 15 << 3;
+        let r = parse_query(&m).unwrap_err().reply().unwrap();
+        assert_eq!(r.rcode, RCODE_NOTIMP);
+        assert!(r.edns.unwrap().dnssec_ok);
+        // QDCOUNT 0 and 2 with an OPT: FORMERR with it.
+        let q0 = with_opt(query_bytes(1, EXAMPLE, TYPE_SOA)[..12].to_vec(), 0, &[]);
+        let mut q0 = q0;
+        q0[5] = 0;
+        let r = parse_query(&q0).unwrap_err().reply().unwrap();
+        assert_eq!((r.rcode, r.question), (RCODE_FORMERR, None));
+        assert!(r.edns.is_some());
+        let mut q2 = query_bytes(1, EXAMPLE, TYPE_SOA);
+        q2.extend_from_slice(&[0xC0, 12, 0, 1, 0, 1]); // a second, compressed, question
+        q2[5] = 2;
+        let q2 = with_opt(q2, 0, &[]);
+        let r = parse_query(&q2).unwrap_err().reply().unwrap();
+        assert_eq!((r.rcode, r.question), (RCODE_FORMERR, None));
+        assert!(r.edns.is_some());
+        // A message that does not walk gets no OPT back.
+        let mut bad = q2.clone();
+        bad.push(0);
+        assert_eq!(parse_query(&bad).unwrap_err().reply().unwrap().edns, None);
+        // IXFR without its SOA: well formed, the OPT kept.
+        let m = with_opt(query_bytes(1, EXAMPLE, TYPE_IXFR), 0, &[]);
+        let r = parse_query(&m).unwrap_err().reply().unwrap();
+        assert_eq!(r.rcode, RCODE_FORMERR);
+        assert!(r.edns.is_some());
+    }
+
+    #[test]
+    fn opt_options_are_walked_expire_found_others_skipped() {
+        let m = query_bytes(1, EXAMPLE, TYPE_SOA);
+        // Unknown option 100, unknown flag 0x4000, version 1: kept as version, flags dropped.
+        let e = parse_query(&with_opt(m.clone(), 0x0001_4000, &[0, 100, 0, 1, 7]))
+            .unwrap()
+            .edns
+            .unwrap();
+        assert_eq!((e.version, e.dnssec_ok, e.expire), (1, false, false));
+        let e = parse_query(&with_opt(m.clone(), 0, &[0, 100, 0, 0, 0, 9, 0, 0]))
+            .unwrap()
+            .edns
+            .unwrap();
+        assert!(e.expire);
+        // Options that do not tile the RDATA: FORMERR.
+        for rdata in [&[0u8, 9, 0][..], &[0, 9, 0, 4, 1], &[0, 100, 0, 0, 1]] {
+            let e = parse_query(&with_opt(m.clone(), 0, rdata)).unwrap_err();
+            assert!(matches!(e, QueryError::Malformed { .. }), "{rdata:?}");
+            assert_eq!(e.reply().unwrap().edns, None);
+        }
     }
 
     proptest::proptest! {

@@ -30,6 +30,9 @@ pub const RCODE_NXDOMAIN: u8 = 3;
 pub const RCODE_NOTIMP: u8 = 4;
 pub const RCODE_REFUSED: u8 = 5;
 pub const RCODE_NOTAUTH: u8 = 9;
+/// BADVERS (RFC 6891 section 6.1.3): an extended RCODE, 16, carried as 1 in the OPT record's
+/// upper RCODE bits with 0 in the header.
+pub const RCODE_BADVERS: u16 = 16;
 
 pub const TYPE_SOA: u16 = 6;
 pub const TYPE_OPT: u16 = 41;
@@ -42,6 +45,11 @@ pub const CLASS_ANY: u16 = 255;
 /// The UDP payload size xfrd advertises in the OPT records it returns (the DNS flag day 2020
 /// value: fits an IPv6 minimum MTU without fragmentation).
 pub const EDNS_UDP_PAYLOAD_BYTES: u16 = 1232;
+/// The DO bit of the OPT record's flags (RFC 3225 section 3).
+pub const EDNS_FLAG_DO: u16 = 0x8000;
+/// The EDNS EXPIRE option (RFC 7314 section 2): empty in a query, a 32-bit count of seconds in
+/// a response.
+pub const EDNS_OPTION_EXPIRE: u16 = 9;
 
 pub fn read_u16(bytes: &[u8], at: usize) -> u16 {
     u16::from_be_bytes([bytes[at], bytes[at + 1]])

@@ -7,10 +7,13 @@
 //!   copy; xfrd answers and serves the connection from then on. Not taken: keeps the
 //!   connection and answers itself (NOTAUTH for a zone xfrd does not serve, SERVFAIL when xfrd
 //!   is overloaded or unreachable, FORMERR for a malformed query), then reads the next query.
-//! - SOA for a zone it was given: answers itself, authoritatively, from the zone file.
+//! - SOA for a zone it was given: answers itself, authoritatively, from the zone file (with
+//!   EDNS EXPIRE from that SOA when asked, as xfrd does).
 //! - a query that xfrd's own parser (`xfr_proto::parse_query`) refuses: FORMERR, or NOTIMP for
 //!   an opcode other than QUERY and NOTIFY, answered here without a handoff; a message shorter
 //!   than a header, or a response, closes the connection.
+//! - an EDNS version above 0 on anything but AXFR and IXFR: BADVERS (xfrd answers, and signs,
+//!   that of a transfer query).
 //! - anything else (NOTIFY included): REFUSED.
 //!
 //! It is both the reference integration of the protocol and the load source of the handoff
@@ -49,10 +52,10 @@ use mio::{Events, Interest, Poll, Token};
 use xfr_handoff::frame::{self, Status, RESPONSE_BYTES};
 use xfr_handoff::sys::send_with_fd;
 use xfr_proto::message::NameBuf;
-use xfr_proto::response::{write_rcode_response, ResponseError, OPT_BYTES};
+use xfr_proto::response::{write_rcode_response, ResponseError, OPT_BYTES, OPT_BYTES_MAX};
 use xfr_proto::wire::{
-    HEADER_BYTES, OPCODE_QUERY, QUESTION_BYTES_MAX, RCODE_FORMERR, RCODE_NOTAUTH, RCODE_REFUSED,
-    RCODE_SERVFAIL,
+    HEADER_BYTES, OPCODE_QUERY, QUESTION_BYTES_MAX, RCODE_BADVERS, RCODE_FORMERR, RCODE_NOTAUTH,
+    RCODE_REFUSED, RCODE_SERVFAIL,
 };
 use xfr_proto::{parse_query, write_error_response, write_soa_answer, Query};
 use zone_store::zonefile::{parse_file, ParseOptions};
@@ -617,8 +620,8 @@ impl EventLoop {
                 // Malformed (FORMERR) or another opcode (NOTIMP): the question echoed when
                 // it parsed.
                 Some(reply) => {
-                    c.out = framed(HEADER_BYTES + QUESTION_BYTES_MAX, |out| {
-                        write_error_response(out, &c.msg, &reply, false)
+                    c.out = framed(HEADER_BYTES + QUESTION_BYTES_MAX + OPT_BYTES, |out| {
+                        write_error_response(out, &c.msg, &reply)
                     });
                     c.state = State::Writing;
                     return;
@@ -632,7 +635,7 @@ impl EventLoop {
         };
         if q.opcode != OPCODE_QUERY {
             // NOTIFY: not the front end's to answer.
-            c.out = rcode_response(&q, RCODE_REFUSED);
+            c.out = rcode_response(&q, RCODE_REFUSED.into());
             c.state = State::Writing;
             return;
         }
@@ -641,21 +644,27 @@ impl EventLoop {
                 c.state = State::Pending;
                 self.hand_off(k);
             }
+            // What xfrd answers too (RFC 6891 section 6.1.3); transfers are its to answer, and
+            // to sign.
+            _ if q.edns.is_some_and(|e| e.version > 0) => {
+                c.out = rcode_response(&q, RCODE_BADVERS);
+                c.state = State::Writing;
+            }
             rtype::SOA => {
                 let origin = NameBuf::new(q.qname).map(NameBuf::to_lowercase);
                 c.out = match origin.and_then(|o| self.zones.soa.get(o.as_wire())) {
                     Some((ttl, rdata)) => {
                         let bytes = HEADER_BYTES + q.question.len() + 12 + rdata.len();
-                        framed(bytes + OPT_BYTES, |out| {
+                        framed(bytes + OPT_BYTES_MAX, |out| {
                             write_soa_answer(out, &q, *ttl, rdata)
                         })
                     }
-                    None => rcode_response(&q, RCODE_REFUSED),
+                    None => rcode_response(&q, RCODE_REFUSED.into()),
                 };
                 c.state = State::Writing;
             }
             _ => {
-                c.out = rcode_response(&q, RCODE_REFUSED);
+                c.out = rcode_response(&q, RCODE_REFUSED.into());
                 c.state = State::Writing;
             }
         }
@@ -891,7 +900,7 @@ impl EventLoop {
         let Ok(q) = parse_query(&c.msg) else {
             return self.close_client(k); // cannot happen: it parsed before its handoff
         };
-        c.out = rcode_response(&q, rcode);
+        c.out = rcode_response(&q, rcode.into());
         c.out_pos = 0;
         c.state = State::Writing;
         c.last = self.now;
@@ -972,16 +981,9 @@ fn framed(
 
 /// A TCP-framed response to `q` with `rcode` and no records, echoing its ID, opcode, RD, CD
 /// and question, and an OPT record when the query had one.
-fn rcode_response(q: &Query<'_>, rcode: u8) -> Vec<u8> {
+fn rcode_response(q: &Query<'_>, rcode: u16) -> Vec<u8> {
     framed(HEADER_BYTES + q.question.len() + OPT_BYTES, |out| {
-        write_rcode_response(
-            out,
-            q.id,
-            q.flags,
-            Some(q.question),
-            rcode,
-            q.edns.is_some(),
-        )
+        write_rcode_response(out, q.id, q.flags, Some(q.question), rcode, q.edns.as_ref())
     })
 }
 
