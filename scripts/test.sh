@@ -6,6 +6,8 @@
 #    from Debian's packages (apt-get needs root; the script uses sudo otherwise).
 # 2. Checks formatting and lints (the same gates a submission must pass).
 # 3. Builds every binary, then runs every test of the workspace.
+# 4. Runs every fuzz target (fuzz/run.sh) for FUZZ_SECONDS each (default 15; 0 skips it),
+#    installing cargo-fuzz when it is missing.
 #
 # With CI=true, a test whose peer program is missing fails instead of skipping.
 set -euo pipefail
@@ -50,3 +52,9 @@ cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 cargo build --workspace --bins
 cargo test --workspace
+
+FUZZ_SECONDS=${FUZZ_SECONDS:-15}
+if [ "$FUZZ_SECONDS" != 0 ]; then
+    command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked
+    fuzz/run.sh "$FUZZ_SECONDS"
+fi
