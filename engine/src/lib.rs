@@ -4,13 +4,14 @@
 //! zones being served and their reload ([`zones`]), the answer policy ([`answer`]), the per-core
 //! io_uring driver ([`core`], with handoff protocol v1 receipt in its `handoff` child module),
 //! start-up, signals and shutdown ([`server`]), NOTIFY out ([`notify`]), the serving threads' log
-//! buffering ([`logbuf`]).
+//! buffering ([`logbuf`]), the command line ([`cli`]).
 //! The only `unsafe` is in [`sys`].
 //! What it does not own: zone parsing and the store format (`zone-store`), query parsing,
 //! framing and the transfer cursor (`xfr-proto`, sans-IO).
 
 pub mod acl;
 pub mod answer;
+pub mod cli;
 pub mod config;
 pub mod core;
 pub mod keys;
