@@ -2,8 +2,9 @@
 # The whole test suite, runnable on a fresh Debian machine that has only the Rust toolchain.
 #
 # 1. Installs what the interop tests use when it is missing: dig, kdig, knotd, nsd, named,
-#    named-checkzone, dnspython, prometheus (the metrics test's real scraper) and setpriv,
-#    from Debian's packages (apt-get needs root; the script uses sudo otherwise).
+#    named-checkzone, dnspython, prometheus (the metrics test's real scraper), setpriv,
+#    systemd-analyze, man, groff, zsh and fish, from Debian's packages (apt-get needs root;
+#    the script uses sudo otherwise).
 # 2. Checks formatting and lints (the same gates a submission must pass).
 # 3. Builds every binary, then runs every test of the workspace.
 # 4. Runs every fuzz target (fuzz/run.sh) for FUZZ_SECONDS each (default 15; 0 skips it),
@@ -29,7 +30,10 @@ if [ ! -c /dev/null ]; then
     }
 fi
 
-need=(dig kdig knotd nsd named named-checkzone prometheus setpriv)
+# prometheus scrapes the metrics endpoint, setpriv runs xfrctl as another user;
+# systemd-analyze checks the unit (dist/systemd); man and groff render the generated man pages,
+# bash, zsh and fish parse the generated completions.
+need=(dig kdig knotd nsd named named-checkzone prometheus setpriv systemd-analyze man groff zsh fish)
 missing=()
 for tool in "${need[@]}"; do
     command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] || missing+=("$tool")
@@ -43,7 +47,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
     $sudo apt-get update -q
     $sudo apt-get install -y -q knot nsd bind9 bind9-utils bind9-dnsutils knot-dnsutils \
-        python3 python3-dnspython prometheus util-linux
+        python3 python3-dnspython prometheus util-linux systemd man-db groff-base zsh fish
 fi
 # The daemons live in /usr/sbin, which a non-root PATH may lack.
 export PATH="$PATH:/usr/sbin:/sbin"

@@ -232,6 +232,20 @@ pub struct LogConfig {
     /// A tracing filter (`info`, `xfrd=debug`...); RUST_LOG overrides it.
     #[serde(default = "default_log_level")]
     pub level: String,
+    /// How each line is written; `xfrd serve --log-format` overrides it.
+    #[serde(default)]
+    pub format: LogFormat,
+}
+
+/// The shape of xfrd's log lines on stderr. Read at start-up only: a reload keeps the format.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// time, level, target, message and key=value fields on a line, for people
+    #[default]
+    Text,
+    /// one JSON object per line (timestamp, level, message, the fields, target), for shippers
+    Json,
 }
 
 fn default_log_level() -> String {
@@ -242,6 +256,7 @@ impl Default for LogConfig {
     fn default() -> Self {
         LogConfig {
             level: default_log_level(),
+            format: LogFormat::default(),
         }
     }
 }
@@ -351,6 +366,7 @@ pub struct Config {
     /// Permission bits the handoff socket file is given (connecting needs write permission).
     pub handoff_mode: u32,
     pub log_level: String,
+    pub log_format: LogFormat,
     pub limits: Limits,
     pub zones: Vec<ZoneConfig>,
     /// The TSIG keys, shared with every zone set built from this configuration.
@@ -540,6 +556,7 @@ pub fn resolve(cli: &CliOverrides) -> Result<Config> {
             }
         },
         log_level: file.log.level,
+        log_format: file.log.format,
         limits,
         zones,
         keys,
@@ -683,6 +700,15 @@ allow_transfer = ["::1"]
             .allow_transfer
             .allows("::1".parse().unwrap(), None));
         assert_eq!(c.zones[1].file, PathBuf::from("/abs/example.net.zone"));
+    }
+
+    #[test]
+    fn log_format_is_text_unless_json_is_asked_for() {
+        assert_eq!(resolve_text("").unwrap().log_format, LogFormat::Text);
+        let c = resolve_text("[log]\nformat = \"json\"\n").unwrap();
+        assert_eq!(c.log_format, LogFormat::Json);
+        let e = resolve_text("[log]\nformat = \"xml\"\n").unwrap_err();
+        assert!(format!("{e:#}").contains("text"), "{e:#}");
     }
 
     #[test]

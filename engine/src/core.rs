@@ -374,7 +374,8 @@ pub struct Shared {
     /// stopped): front-end connections are passed between rings with MSG_RING.
     pub ring_fds: Vec<std::sync::atomic::AtomicI32>,
     /// Every core thread waits here after building its core (or failing to) and before it
-    /// accepts anything, so front ends that connect at start-up reach every core's ring.
+    /// accepts anything, so front ends that connect at start-up reach every core's ring; so
+    /// does the main thread, which then tells systemd that xfrd is ready (server.rs).
     pub started: std::sync::Barrier,
     /// Round-robin counter that spreads front-end connections across cores.
     pub next_front_end: std::sync::atomic::AtomicUsize,

@@ -4,13 +4,15 @@
 //! zones being served and their reload ([`zones`]), the answer policy ([`answer`]), the per-core
 //! io_uring driver ([`core`], with handoff protocol v1 receipt in its `handoff` child module),
 //! start-up, signals and shutdown ([`server`]), NOTIFY out ([`notify`]), the serving threads' log
-//! buffering ([`logbuf`]).
+//! buffering ([`logbuf`]), the command line ([`cli`]), telling systemd what it does
+//! ([`sdnotify`]).
 //! The only `unsafe` is in [`sys`].
 //! What it does not own: zone parsing and the store format (`zone-store`), query parsing,
 //! framing and the transfer cursor (`xfr-proto`, sans-IO).
 
 pub mod acl;
 pub mod answer;
+pub mod cli;
 pub mod config;
 pub mod control;
 pub mod core;
@@ -18,6 +20,7 @@ pub mod keys;
 pub mod logbuf;
 pub mod metrics;
 pub mod notify;
+pub mod sdnotify;
 pub mod server;
 pub mod sys;
 pub mod zones;

@@ -113,7 +113,8 @@ pub fn serve(cli: CliOverrides, cfg: Config) -> Result<()> {
             .map(|_| std::sync::atomic::AtomicI32::new(-1))
             .collect(),
         next_front_end: std::sync::atomic::AtomicUsize::new(0),
-        started: std::sync::Barrier::new(cfg.cores),
+        // The cores and this thread: READY=1 goes to systemd once every ring is built.
+        started: std::sync::Barrier::new(cfg.cores + 1),
         notify,
         metrics,
         reload_lock: std::sync::Mutex::new(()),
@@ -150,6 +151,16 @@ pub fn serve(cli: CliOverrides, cfg: Config) -> Result<()> {
             })
             .context("starting a core thread")?;
         threads.push(handle);
+    }
+    // Past the barrier every core has built its ring (a core that failed left its ring_fd at
+    // -1 and is about to return its error); listeners already queue connections.
+    shared.started.wait();
+    if shared
+        .ring_fds
+        .iter()
+        .all(|fd| fd.load(Ordering::Acquire) >= 0)
+    {
+        crate::sdnotify::ready();
     }
     let addrs: Vec<String> = listen.iter().map(ToString::to_string).collect();
     tracing::info!(listen = %addrs.join(" "), cores = cfg.cores, store_dir = %cfg.store_dir.display(), "xfrd serving");
@@ -248,6 +259,7 @@ fn signal_loop(cli: CliOverrides, cfg: Config, shared: Arc<Shared>) {
             let spawned = std::thread::Builder::new()
                 .name("xfrd-reload".into())
                 .spawn(move || {
+                    crate::sdnotify::reloading();
                     loop {
                         again.store(false, Ordering::Release);
                         reload(&cli, &cfg, &shared, Scope::All);
@@ -255,6 +267,8 @@ fn signal_loop(cli: CliOverrides, cfg: Config, shared: Arc<Shared>) {
                             break;
                         }
                     }
+                    // Before the flag drops: a reload that starts next says RELOADING=1 after.
+                    crate::sdnotify::ready();
                     reloading.store(false, Ordering::Release);
                 });
             if let Err(e) = spawned {
@@ -264,6 +278,7 @@ fn signal_loop(cli: CliOverrides, cfg: Config, shared: Arc<Shared>) {
             tracing::warn!("second stop signal: cutting transfers off now");
             shared.stop_now.store(true, Ordering::Release);
         } else {
+            crate::sdnotify::stopping();
             tracing::info!(
                 grace_ms = cfg.limits.shutdown_grace_ms,
                 "stopping: no new connections; transfers in flight may finish"

@@ -6,54 +6,13 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use clap::Parser;
 use serde_json::Value;
+use xfrd::cli::xfrctl::{Cli, Command};
 use xfrd::control::Request;
-
-/// Where xfrctl looks for the socket when neither --socket nor XFRCTL_SOCKET says.
-const SOCKET_DEFAULT: &str = "/run/xfrd/control.sock";
-
-#[derive(Parser, Debug)]
-#[command(
-    name = "xfrctl",
-    version,
-    about = "Controls a running xfrd over its control socket"
-)]
-struct Cli {
-    /// The control socket ([control] socket in xfrd's config).
-    #[arg(long, short, value_name = "PATH", env = "XFRCTL_SOCKET", default_value = SOCKET_DEFAULT)]
-    socket: PathBuf,
-    /// Print the server's JSON answer instead of a table.
-    #[arg(long)]
-    json: bool,
-    /// Seconds to wait for the answer (a reload of a large zone takes a while).
-    #[arg(long, value_name = "S", default_value_t = 300)]
-    timeout: u64,
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Subcommand, Debug)]
-enum Command {
-    /// Version, uptime, cores, listen addresses, zones, connections and transfers now.
-    Status,
-    /// Every zone: serial, kind, records, sizes, journal, last load.
-    Zones,
-    /// One zone in detail: its journal's versions, notify targets, transfer counts.
-    Zone { origin: String },
-    /// Re-read the configuration and reload every zone whose file changed, or only ORIGIN.
-    Reload { origin: Option<String> },
-    /// Send a NOTIFY of the zone's serial to its notify targets now.
-    Notify { origin: String },
-    /// Check a secondary zone's primary now (secondary zones only).
-    Refresh { origin: String },
-    /// Stop xfrd (transfers in flight get the shutdown grace period).
-    Stop,
-}
 
 fn request(c: &Command) -> Request {
     let (command, origin) = match c {

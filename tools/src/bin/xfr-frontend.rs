@@ -38,7 +38,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::io::{self, IoSlice, Read, Write};
-use std::net::{Shutdown, SocketAddr};
+use std::net::Shutdown;
 use std::os::fd::{AsFd, AsRawFd};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -58,46 +58,9 @@ use xfr_proto::wire::{
     RCODE_REFUSED, RCODE_SERVFAIL,
 };
 use xfr_proto::{parse_query, write_error_response, write_soa_answer, Query};
+use xfr_tools::cli::xfr_frontend::Args;
 use zone_store::zonefile::{parse_file, ParseOptions};
 use zone_store::{rtype, Name};
-
-#[derive(Parser, Debug)]
-#[command(
-    version,
-    about = "Authoritative TCP front end that hands zone transfers to xfrd (handoff protocol v1)"
-)]
-struct Args {
-    /// TCP address to accept DNS clients on.
-    #[arg(long, default_value = "127.0.0.1:5300")]
-    listen: SocketAddr,
-    /// xfrd's handoff socket (its `--handoff PATH`).
-    #[arg(long)]
-    handoff: PathBuf,
-    /// A zone whose SOA this front end answers itself: ORIGIN=ZONEFILE (repeatable).
-    #[arg(long = "zone", value_name = "ORIGIN=ZONEFILE")]
-    zones: Vec<String>,
-    /// Long-lived connections to xfrd, shared out between the threads (at least one each).
-    #[arg(long, default_value_t = 16)]
-    engine_connections: usize,
-    /// Event-loop threads; each accepts and serves client connections. No thread is pinned.
-    #[arg(long, default_value_t = 1)]
-    threads: usize,
-    /// Most client connections open at once (shared out between the threads); more wait in the
-    /// listen backlog. A handed-off connection no longer counts. `--workers` is its old name,
-    /// from when each connection held one of a pool of blocking worker threads.
-    #[arg(long, alias = "workers", default_value_t = 1024)]
-    max_clients: usize,
-    /// TCP_DEFER_ACCEPT, in seconds (0: off): a connection is accepted once its first bytes
-    /// have come, so a client that connects and sends its query costs one wake-up of this
-    /// front end, not two. A connection that sends nothing is accepted after about this long
-    /// (the kernel's SYN-ACK retries), then the idle timeout applies.
-    #[arg(long, default_value_t = 1)]
-    defer_accept_s: u32,
-    /// A client that sends nothing for this long is closed; a status that takes this long
-    /// closes that engine connection.
-    #[arg(long, default_value_t = 10_000)]
-    idle_timeout_ms: u64,
-}
 
 /// What the front end answers itself: the SOA of each zone, by lowercased wire origin.
 struct Zones {
