@@ -155,14 +155,7 @@ pub fn handle(req: &Request, cli: &CliOverrides, cfg: &Config, shared: &Shared) 
                 z.origin_text
             )),
             Ok(z) => {
-                shared.notify.announce(crate::notify::Announce {
-                    zone: z.origin.as_wire().into(),
-                    serial: z.store.serial(),
-                    soa_ttl: z.store.soa_ttl(),
-                    soa_rdata: z.store.soa_rdata().into(),
-                    targets: z.notify.clone(),
-                    key: z.notify_key.clone(),
-                });
+                shared.notify.announce(crate::notify::Announce::of(&z));
                 ok(json!({
                     "zone": &*z.origin_text,
                     "serial": z.store.serial(),
@@ -195,18 +188,23 @@ pub fn handle(req: &Request, cli: &CliOverrides, cfg: &Config, shared: &Shared) 
     }
 }
 
-fn find(shared: &Shared, origin: &str) -> std::result::Result<Arc<Zone>, Value> {
+/// A zone name as given (the final dot optional), or the error answer.
+fn parse_origin(origin: &str) -> std::result::Result<zone_store::Name, Value> {
     let text = if origin.ends_with('.') {
         origin.to_string()
     } else {
         format!("{origin}.")
     };
-    let name = zone_store::Name::parse(&text, None)
-        .map_err(|e| error(format!("`{origin}` is not a domain name: {e}")))?;
+    zone_store::Name::parse(&text, None)
+        .map_err(|e| error(format!("`{origin}` is not a domain name: {e}")))
+}
+
+fn find(shared: &Shared, origin: &str) -> std::result::Result<Arc<Zone>, Value> {
+    let name = parse_origin(origin)?;
     let (set, _) = shared.zones.snapshot();
     set.find(name.as_wire()).cloned().ok_or_else(|| {
         error(format!(
-            "zone {text} is not served (xfrctl zones lists them)"
+            "zone {name} is not served (xfrctl zones lists them)"
         ))
     })
 }
@@ -303,19 +301,9 @@ fn zone_detail(z: &Zone) -> Value {
 }
 
 fn reload(cli: &CliOverrides, cfg: &Config, shared: &Shared, origin: Option<&str>) -> Value {
-    let name = match origin {
-        None => None,
-        Some(o) => {
-            let text = if o.ends_with('.') {
-                o.to_string()
-            } else {
-                format!("{o}.")
-            };
-            match zone_store::Name::parse(&text, None) {
-                Ok(n) => Some(n),
-                Err(e) => return error(format!("`{o}` is not a domain name: {e}")),
-            }
-        }
+    let name = match origin.map(parse_origin).transpose() {
+        Ok(n) => n,
+        Err(e) => return e,
     };
     let scope = name.as_ref().map_or(Scope::All, Scope::Only);
     let errors = crate::server::reload(cli, cfg, shared, scope);

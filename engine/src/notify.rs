@@ -50,6 +50,20 @@ pub struct Announce {
     pub key: Option<Key>,
 }
 
+impl Announce {
+    /// The current serial of `zone`, to its notify targets, signed with its notify key.
+    pub fn of(zone: &crate::zones::Zone) -> Announce {
+        Announce {
+            zone: zone.origin.as_wire().into(),
+            serial: zone.store.serial(),
+            soa_ttl: zone.store.soa_ttl(),
+            soa_rdata: zone.store.soa_rdata().into(),
+            targets: zone.notify.clone(),
+            key: zone.notify_key.clone(),
+        }
+    }
+}
+
 /// The handle the cores and the reload path use.
 #[derive(Debug)]
 pub struct Notify {

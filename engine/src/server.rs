@@ -371,14 +371,7 @@ pub fn announce_changed(shared: &Shared, set: &ZoneSet, previous: Option<&ZoneSe
         if before == Some(z.store.serial()) {
             continue;
         }
-        shared.notify.announce(Announce {
-            zone: z.origin.as_wire().into(),
-            serial: z.store.serial(),
-            soa_ttl: z.store.soa_ttl(),
-            soa_rdata: z.store.soa_rdata().into(),
-            targets: z.notify.clone(),
-            key: z.notify_key.clone(),
-        });
+        shared.notify.announce(Announce::of(z));
     }
 }
 
