@@ -30,6 +30,12 @@ pub const IDLE_TIMEOUT_MS_DEFAULT: u64 = 10_000;
 pub const SEND_TIMEOUT_MS_DEFAULT: u64 = 10_000;
 /// Queries answered on one connection before the server closes it after the last answer.
 pub const MAX_QUERIES_PER_CONNECTION_DEFAULT: u32 = 1000;
+/// Transfers served at once on one connection (RFC 7766 section 6.2.1.1, RFC 9103 section 5.1):
+/// queries beyond it wait in the connection's receive buffer until one ends.
+pub const MAX_TRANSFERS_PER_CONNECTION_DEFAULT: u32 = 8;
+/// The most `max_transfers_per_connection` may be: each transfer in flight holds a question and
+/// an OPT buffer, and a round of the connection's sends visits each once.
+pub const MAX_TRANSFERS_PER_CONNECTION_MAX: u32 = 64;
 /// On SIGTERM/SIGINT, transfers in flight get this long to finish.
 pub const SHUTDOWN_GRACE_MS_DEFAULT: u64 = 10_000;
 /// A SENDMSG stops taking messages once it holds this many bytes (at most 64 messages in any
@@ -269,6 +275,7 @@ pub struct Limits {
     pub idle_timeout_ms: u64,
     pub send_timeout_ms: u64,
     pub max_queries_per_connection: u32,
+    pub max_transfers_per_connection: u32,
     pub shutdown_grace_ms: u64,
     pub listen_backlog: u32,
     pub send_batch_bytes: u32,
@@ -282,6 +289,7 @@ impl Default for Limits {
             idle_timeout_ms: IDLE_TIMEOUT_MS_DEFAULT,
             send_timeout_ms: SEND_TIMEOUT_MS_DEFAULT,
             max_queries_per_connection: MAX_QUERIES_PER_CONNECTION_DEFAULT,
+            max_transfers_per_connection: MAX_TRANSFERS_PER_CONNECTION_DEFAULT,
             shutdown_grace_ms: SHUTDOWN_GRACE_MS_DEFAULT,
             listen_backlog: LISTEN_BACKLOG_DEFAULT,
             send_batch_bytes: SEND_BATCH_BYTES_DEFAULT,
@@ -533,6 +541,12 @@ pub fn resolve(cli: &CliOverrides) -> Result<Config> {
     let limits = file.limits;
     if limits.max_connections_per_core == 0 || limits.max_transfers_per_core == 0 {
         bail!("limits: max_connections_per_core and max_transfers_per_core must be at least 1");
+    }
+    if !(1..=MAX_TRANSFERS_PER_CONNECTION_MAX).contains(&limits.max_transfers_per_connection) {
+        bail!(
+            "limits: max_transfers_per_connection must be between 1 and {MAX_TRANSFERS_PER_CONNECTION_MAX} (it is {})",
+            limits.max_transfers_per_connection
+        );
     }
     Ok(Config {
         listen,

@@ -22,7 +22,15 @@
 //!
 //! Ordered sends: per connection at most one send in flight, and a [`TransferCursor`] whose
 //! progress counter is checked after every completion; each SENDMSG carries up to
-//! [`SEND_MESSAGES_MAX`] messages or about `limits.send_batch_bytes` bytes. A reader that stops reading
+//! [`SEND_MESSAGES_MAX`] messages or about `limits.send_batch_bytes` bytes.
+//!
+//! Concurrent transfers on one connection (RFC 7766 section 6.2.1.1, RFC 9103 section 5.1): the
+//! queries a client sends back to back are answered together, up to
+//! `limits.max_transfers_per_connection` transfers at once (further queries wait in the receive
+//! buffer). Each SENDMSG holds messages of one transfer; the connection's transfers take turns,
+//! one batch each, and a turn passes only at a message boundary, so every transfer's messages
+//! arrive whole, in order, with its own ID, and a large transfer cannot hold back a small one.
+//! A short reply (SOA, an error) goes out at the next message boundary. A reader that stops reading
 //! leaves that one send pending (memory per transfer is constant) until the send timeout cuts it
 //! off.
 
@@ -170,7 +178,17 @@ enum SlotState {
     CloseSubmitted,
 }
 
+/// A transfer's own copies of its question and first message's OPT: the pieces its messages
+/// carry besides the store's bytes. Boxed, so sends in flight keep pointing at them while the
+/// connection's list of transfers changes; pooled per core like the TSIG buffers.
+struct StreamBufs {
+    question: [u8; QUESTION_BYTES_MAX],
+    opt: [u8; OPT_BYTES_MAX],
+}
+
 struct Transfer {
+    bufs: Box<StreamBufs>,
+    question_len: usize,
     /// The zone version the transfer started on: its store (and mmap) lives at least as long as
     /// this transfer, whatever reloads happen meanwhile.
     zone: Arc<Zone>,
@@ -287,18 +305,27 @@ struct Slot {
     reply: Box<[u8]>,
     reply_len: usize,
     reply_sent: usize,
-    question: Box<[u8]>,
-    question_len: usize,
-    /// The OPT record of the transfer's first message (`cursor.opt_len()` bytes of it).
-    opt: [u8; OPT_BYTES_MAX],
     prefixes: Box<[[u8; PREFIX_BYTES]]>,
     iov: Box<[libc::iovec]>,
     msghdr: Box<libc::msghdr>,
-    transfer: Option<Transfer>,
+    /// The transfers being served, at most `limits.max_transfers_per_connection` (the capacity,
+    /// reserved when the slot is made: no allocation per transfer).
+    transfers: Vec<Transfer>,
+    /// Whose turn it is in `transfers`.
+    turn: usize,
+    /// What the send in flight carries.
+    sending: Sending,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sending {
+    Reply,
+    /// A batch of `transfers[turn]`.
+    Transfer,
 }
 
 impl Slot {
-    fn new(now: Instant) -> Slot {
+    fn new(now: Instant, transfers_max: usize) -> Slot {
         Slot {
             generation: 0,
             state: SlotState::Free,
@@ -316,9 +343,6 @@ impl Slot {
             reply: vec![0; REPLY_BYTES].into_boxed_slice(),
             reply_len: 0,
             reply_sent: 0,
-            question: vec![0; QUESTION_BYTES_MAX].into_boxed_slice(),
-            question_len: 0,
-            opt: [0; OPT_BYTES_MAX],
             prefixes: vec![[0; PREFIX_BYTES]; SEND_MESSAGES_MAX].into_boxed_slice(),
             iov: vec![
                 libc::iovec {
@@ -329,13 +353,23 @@ impl Slot {
             ]
             .into_boxed_slice(),
             msghdr: Box::new(sys::msghdr_zeroed()),
-            transfer: None,
+            transfers: Vec::with_capacity(transfers_max),
+            turn: 0,
+            sending: Sending::Reply,
         }
     }
 
     /// Something is being answered (a reply or a transfer not yet fully sent).
     fn busy(&self) -> bool {
-        self.reply_len > 0 || self.transfer.is_some()
+        self.reply_len > 0 || !self.transfers.is_empty()
+    }
+
+    /// The transfer whose message is partly sent, if any: it keeps the connection until that
+    /// message is complete.
+    fn mid_message(&self) -> bool {
+        self.transfers
+            .get(self.turn)
+            .is_some_and(|t| !t.cursor.at_message_boundary())
     }
 }
 
@@ -424,6 +458,10 @@ pub struct Core {
     now_s: u64,
     /// Free TSIG record buffers; at most `max_transfers_per_core` ever exist.
     tsig_pool: Vec<Box<[u8]>>,
+    /// Free question/OPT buffers of transfers; at most `max_transfers_per_core` ever exist.
+    /// Boxed: a transfer takes the box itself, whose address its sends point into.
+    #[allow(clippy::vec_box)]
+    stream_pool: Vec<Box<StreamBufs>>,
     refusal_log: RefusalLog,
 }
 
@@ -464,7 +502,10 @@ impl Core {
         let ring = build_ring().context("creating the io_uring ring")?;
         let now = Instant::now();
         let slots_count = shared.limits.max_connections_per_core as usize;
-        let slots: Vec<Slot> = (0..slots_count).map(|_| Slot::new(now)).collect();
+        let per_connection = shared.limits.max_transfers_per_connection as usize;
+        let slots: Vec<Slot> = (0..slots_count)
+            .map(|_| Slot::new(now, per_connection))
+            .collect();
         let free = (0..slots_count as u32).rev().collect();
         let handoff = Handoff::new(sockets.handoff);
         let listeners = sockets
@@ -527,6 +568,7 @@ impl Core {
             accept_errors: 0,
             now_s: unix_now_s(),
             tsig_pool: Vec::new(),
+            stream_pool: Vec::new(),
             refusal_log: RefusalLog {
                 window_start: now,
                 logged: 0,
@@ -961,83 +1003,102 @@ impl Core {
         self.serve(index, now);
     }
 
-    /// Answers queued queries (in order, one at a time), sends, and re-arms the receive.
+    /// Answers the queries waiting in the receive buffer, in order: transfers start at once (up
+    /// to `limits.max_transfers_per_connection` on the connection), a short reply is taken only
+    /// when none is waiting to be sent. Then sends, and re-arms the receive.
     fn serve(&mut self, index: usize, now: Instant) {
         let max_queries = self.shared.limits.max_queries_per_connection;
-        let transfers_full =
-            self.transfers_active >= self.shared.limits.max_transfers_per_core as usize;
-        let slot = &mut self.slots[index];
-        if slot.state != SlotState::Open {
-            return;
-        }
-        if !slot.busy() && !self.stopping && slot.queries < max_queries {
-            let found = frame(&slot.recv_buf[..slot.recv_filled], slot.recv_buf.len());
-            match found {
+        let per_connection = self.shared.limits.max_transfers_per_connection as usize;
+        loop {
+            let transfers_full =
+                self.transfers_active >= self.shared.limits.max_transfers_per_core as usize;
+            let slot = &mut self.slots[index];
+            if slot.state != SlotState::Open
+                || slot.reply_len > 0
+                || slot.transfers.len() >= per_connection
+                || self.stopping
+                || slot.queries >= max_queries
+            {
+                break;
+            }
+            let range = match frame(&slot.recv_buf[..slot.recv_filled], slot.recv_buf.len()) {
                 Err(e) => {
                     tracing::debug!(client = %slot.peer, "closing: {e}");
                     self.start_close(index);
                     return;
                 }
-                Ok(None) => {}
-                Ok(Some(range)) => {
-                    slot.queries += 1;
-                    let Slot {
-                        recv_buf,
-                        reply,
-                        question,
-                        peer,
-                        ..
-                    } = slot;
-                    let msg = &recv_buf[range.clone()];
-                    let req = Request {
+                Ok(None) => break,
+                Ok(Some(range)) => range,
+            };
+            slot.queries += 1;
+            let Slot {
+                recv_buf,
+                reply,
+                peer,
+                ..
+            } = slot;
+            let msg = &recv_buf[range.clone()];
+            let req = Request {
+                msg,
+                transport: Transport::Tcp,
+                peer: *peer,
+                transfers_full,
+                now_s: self.now_s,
+            };
+            let decision = answer(&self.zones, &req, &mut reply[LENGTH_PREFIX_BYTES..]);
+            let mut bufs = None;
+            match &decision {
+                Answer::Reply {
+                    len,
+                    rcode,
+                    refusal,
+                } => {
+                    count_reply(
+                        &self.shared.metrics,
+                        &self.zones,
+                        self.index,
                         msg,
-                        transport: Transport::Tcp,
-                        peer: *peer,
-                        transfers_full,
-                        now_s: self.now_s,
-                    };
-                    let decision = answer(&self.zones, &req, &mut reply[LENGTH_PREFIX_BYTES..]);
-                    if let Answer::Reply {
-                        len,
-                        rcode,
-                        refusal,
-                    } = &decision
-                    {
-                        count_reply(
-                            &self.shared.metrics,
-                            &self.zones,
-                            self.index,
-                            msg,
-                            &reply[LENGTH_PREFIX_BYTES..LENGTH_PREFIX_BYTES + len],
-                            Transport::Tcp,
-                            *rcode,
-                            refusal.as_ref(),
-                        );
-                        if let Some(r) = refusal {
-                            if self.refusal_log.allow(now) {
-                                log_refusal(*peer, question_name(msg), Transport::Tcp, r);
-                            }
+                        &reply[LENGTH_PREFIX_BYTES..LENGTH_PREFIX_BYTES + len],
+                        Transport::Tcp,
+                        *rcode,
+                        refusal.as_ref(),
+                    );
+                    if let Some(r) = refusal {
+                        if self.refusal_log.allow(now) {
+                            log_refusal(*peer, question_name(msg), Transport::Tcp, r);
                         }
                     }
-                    if let Answer::Transfer(t) = &decision {
-                        question[..t.question_len].copy_from_slice(&msg[12..12 + t.question_len]);
+                }
+                Answer::Transfer(t) => {
+                    // At most max_transfers_per_core buffers exist: one per transfer in flight.
+                    let mut b = self.stream_pool.pop().unwrap_or_else(|| {
+                        Box::new(StreamBufs {
+                            question: [0; QUESTION_BYTES_MAX],
+                            opt: [0; OPT_BYTES_MAX],
+                        })
+                    });
+                    b.question[..t.question_len].copy_from_slice(&msg[12..12 + t.question_len]);
+                    bufs = Some(b);
+                }
+                Answer::Drop => {}
+            }
+            consume(recv_buf, &mut slot.recv_filled, range.end);
+            match decision {
+                Answer::Drop => {
+                    self.start_close(index);
+                    return;
+                }
+                Answer::Reply { len, rcode, .. } => {
+                    write_length_prefix(&mut slot.reply[..], len);
+                    slot.reply_len = LENGTH_PREFIX_BYTES + len;
+                    slot.reply_sent = 0;
+                    if rcode != 0 {
+                        tracing::debug!(client = %slot.peer, rcode, "query answered with an error");
                     }
-                    consume(recv_buf, &mut slot.recv_filled, range.end);
-                    match decision {
-                        Answer::Drop => {
-                            self.start_close(index);
-                            return;
-                        }
-                        Answer::Reply { len, rcode, .. } => {
-                            write_length_prefix(&mut slot.reply[..], len);
-                            slot.reply_len = LENGTH_PREFIX_BYTES + len;
-                            slot.reply_sent = 0;
-                            if rcode != 0 {
-                                tracing::debug!(client = %slot.peer, rcode, "query answered with an error");
-                            }
-                        }
-                        Answer::Transfer(t) => self.start_transfer(index, t, now),
-                    }
+                }
+                Answer::Transfer(t) => {
+                    let bufs = bufs.expect("buffers taken for the transfer");
+                    self.start_transfer(index, t, bufs, now);
                 }
             }
         }
@@ -1053,7 +1114,13 @@ impl Core {
         self.arm_recv(index);
     }
 
-    fn start_transfer(&mut self, index: usize, t: TransferStart, now: Instant) {
+    fn start_transfer(
+        &mut self,
+        index: usize,
+        t: TransferStart,
+        mut bufs: Box<StreamBufs>,
+        now: Instant,
+    ) {
         let src = StoredSource::of(&t.zone, t.source);
         let messages = src.message_count();
         let first_body_bytes = src.body(0).len();
@@ -1071,11 +1138,13 @@ impl Core {
         t.zone.stats.core(self.index).transfers[served as usize].inc();
         let slot = &mut self.slots[index];
         if let Some(opt) = t.opt {
-            let len = opt.write(&mut slot.opt);
+            let len = opt.write(&mut bufs.opt);
             cursor = cursor.with_opt(len, first_body_bytes);
         }
-        slot.question_len = t.question_len;
-        slot.transfer = Some(Transfer {
+        debug_assert!(slot.transfers.len() < slot.transfers.capacity());
+        slot.transfers.push(Transfer {
+            bufs,
+            question_len: t.question_len,
             zone: t.zone,
             source: t.source,
             cursor,
@@ -1100,6 +1169,7 @@ impl Core {
         if let Some((_, records)) = t.signing {
             self.tsig_pool.push(records);
         }
+        self.stream_pool.push(t.bufs);
         self.transfers_active -= 1;
     }
 
@@ -1110,17 +1180,19 @@ impl Core {
         if slot.state != SlotState::Open || slot.send_pending {
             return;
         }
-        let e = if slot.reply_len > 0 {
+        // A reply already begun finishes first; then a transfer's message already begun; then
+        // a waiting reply; then the transfer whose turn it is.
+        let reply_first = slot.reply_len > 0 && (slot.reply_sent > 0 || !slot.mid_message());
+        let e = if reply_first {
+            slot.sending = Sending::Reply;
             let rest = &slot.reply[slot.reply_sent..slot.reply_len];
             opcode::Send::new(types::Fd(slot.fd), rest.as_ptr(), rest.len() as u32)
                 .flags(libc::MSG_NOSIGNAL)
                 .build()
                 .user_data(user_data(Kind::Send, slot.generation, index as u32))
-        } else if let Some(t) = &mut slot.transfer {
+        } else if let Some(t) = slot.transfers.get_mut(slot.turn) {
+            slot.sending = Sending::Transfer;
             let Slot {
-                question,
-                question_len,
-                opt,
                 prefixes,
                 iov,
                 msghdr,
@@ -1136,8 +1208,8 @@ impl Core {
             let opt_len = t.cursor.opt_len();
             t.cursor.fill_with(
                 &src,
-                &question[..*question_len],
-                &opt[..opt_len],
+                &t.bufs.question[..t.question_len],
+                &t.bufs.opt[..opt_len],
                 &mut prefixes[..],
                 signing,
                 SEND_MESSAGES_MAX,
@@ -1174,7 +1246,7 @@ impl Core {
             return;
         }
         if res <= 0 {
-            if let Some(t) = &slot.transfer {
+            for t in &slot.transfers {
                 tracing::warn!(
                     client = %slot.peer,
                     zone = %t.zone.origin,
@@ -1188,7 +1260,7 @@ impl Core {
         }
         let sent = res as usize;
         slot.send_progress_at = now;
-        if slot.reply_len > 0 {
+        if slot.sending == Sending::Reply {
             slot.reply_sent += sent;
             assert!(
                 slot.reply_sent <= slot.reply_len,
@@ -1200,13 +1272,20 @@ impl Core {
                 slot.last_activity = now;
             }
         } else {
+            let turn = slot.turn;
             let t = slot
-                .transfer
-                .as_mut()
+                .transfers
+                .get_mut(turn)
                 .expect("send completion without a reply or transfer");
             t.cursor.advance(&StoredSource::of(&t.zone, t.source), sent);
-            if t.cursor.is_done() {
-                let t = slot.transfer.take().expect("transfer");
+            if t.cursor.at_message_boundary() && !t.cursor.is_done() {
+                // The turn passes (at a message boundary only).
+                slot.turn = (turn + 1) % slot.transfers.len();
+            } else if t.cursor.is_done() {
+                let t = slot.transfers.remove(turn);
+                if slot.turn >= slot.transfers.len() {
+                    slot.turn = 0;
+                }
                 // Cheap fields only: this line is written once per transfer, and at one
                 // message per handoff its formatting was half of xfrd's own CPU (perf).
                 tracing::info!(
@@ -1284,8 +1363,8 @@ impl Core {
             slot.ops_in_flight, 0,
             "slot freed with operations in flight"
         );
-        let cut_off = slot.transfer.take();
-        if let Some(t) = &cut_off {
+        let mut cut_off = std::mem::take(&mut slot.transfers);
+        for t in &cut_off {
             tracing::warn!(
                 client = %slot.peer,
                 zone = %t.zone.origin,
@@ -1302,10 +1381,13 @@ impl Core {
         slot.reply_len = 0;
         slot.generation = (slot.generation + 1) & GENERATION_MASK;
         self.free.push(index as u32);
+        slot.turn = 0;
         self.connections_open -= 1;
-        if let Some(t) = cut_off {
+        for t in cut_off.drain(..) {
             self.end_transfer(t);
         }
+        // The slot keeps its reserved list: no allocation when it serves again.
+        self.slots[index].transfers = cut_off;
     }
 
     // ---- timers and stopping ----

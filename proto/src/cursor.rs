@@ -166,6 +166,12 @@ impl TransferCursor {
         self.next_message == self.message_count
     }
 
+    /// No message is partly sent: another transfer's messages (or a reply) may follow on the
+    /// same connection without splitting one of this transfer's messages.
+    pub fn at_message_boundary(&self) -> bool {
+        self.offset_in_message == 0 && self.in_flight.is_none()
+    }
+
     pub fn has_in_flight(&self) -> bool {
         self.in_flight.is_some()
     }

@@ -285,6 +285,18 @@ pub struct Transfer {
 /// Reads the messages of one AXFR-style response with ID `id` from `s`: until the answer
 /// that ends with the second SOA. Every message must echo the ID and carry the question.
 pub fn read_transfer(s: &mut impl Read, id: u16) -> Transfer {
+    read_transfer_beside(s, id, &mut Vec::new(), 0)
+}
+
+/// As [`read_transfer`], on a connection where up to `others` answers to other queries (their
+/// IDs differ from `id`) may come between the transfer's messages (RFC 7766: a server answers
+/// pipelined queries concurrently, at message boundaries); those are put in `set_aside`.
+pub fn read_transfer_beside(
+    s: &mut impl Read,
+    id: u16,
+    set_aside: &mut Vec<Vec<u8>>,
+    others: usize,
+) -> Transfer {
     let mut t = Transfer {
         messages: 0,
         records: 0,
@@ -297,6 +309,10 @@ pub fn read_transfer(s: &mut impl Read, id: u16) -> Transfer {
         let msg = read_frame(s)
             .expect("read")
             .expect("transfer ended early (EOF)");
+        if u16::from_be_bytes([msg[0], msg[1]]) != id && set_aside.len() < others {
+            set_aside.push(msg);
+            continue;
+        }
         t.bytes += msg.len() + 2;
         assert_eq!(
             u16::from_be_bytes([msg[0], msg[1]]),
