@@ -216,7 +216,7 @@ fn acl_refuses_transfers_but_not_soa() {
 }
 
 #[test]
-fn pipelined_queries_are_answered_in_order() {
+fn pipelined_queries_are_all_answered_each_transfer_whole() {
     let dir = tempfile::tempdir().unwrap();
     let zone = generated_zone(dir.path(), "pipe.example.", 5_000);
     let port = free_port();
@@ -235,10 +235,16 @@ fn pipelined_queries_are_answered_in_order() {
     s.write_all(&batch).unwrap();
     let first = read_frame(&mut s).unwrap().unwrap();
     assert_eq!(u16::from_be_bytes([first[0], first[1]]), 1);
-    let t = read_transfer(&mut s, 2);
+    // The SOA after the AXFR is answered at one of the transfer's message boundaries or after
+    // it (queries on one connection are served concurrently, RFC 7766).
+    let mut beside = Vec::new();
+    let t = read_transfer_beside(&mut s, 2, &mut beside, 1);
     assert_eq!(t.records, 5_001);
     assert!(t.messages > 1, "a 5,000-record zone takes several messages");
-    let last = read_frame(&mut s).unwrap().unwrap();
+    let last = match beside.pop() {
+        Some(m) => m,
+        None => read_frame(&mut s).unwrap().unwrap(),
+    };
     assert_eq!(u16::from_be_bytes([last[0], last[1]]), 3);
     assert!(soa_serial_of(&last).is_some());
 }
