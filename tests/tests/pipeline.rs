@@ -15,11 +15,9 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use xfr_proto::message::{build_query, skip_questions, write_canonical, Header, Records};
+use xfr_proto::wire::{TYPE_AXFR, TYPE_IXFR, TYPE_SOA};
 use xfrd_tests::{free_port, soa_serial, wait_until, workspace_bin, Proc};
 
-const TYPE_SOA: u16 = 6;
-const TYPE_IXFR: u16 = 251;
-const TYPE_AXFR: u16 = 252;
 const BIG: &str = "big.pipe.";
 const BIG_WIRE: &[u8] = b"\x03big\x04pipe\x00";
 const SMALL: &str = "small.pipe.";
