@@ -5,8 +5,13 @@
 //! from that prefix whose TSIG verified with that key. A rule without a key matches any request
 //! from its prefix, signed or not, so a list that holds only keyed rules refuses unsigned
 //! transfers. IPv4-mapped IPv6 peers (`::ffff:192.0.2.1`, what a dual-stack socket reports) are
-//! matched as the IPv4 address they carry. The default list is loopback only: `127.0.0.0/8` and
-//! `::1/128`.
+//! matched as the IPv4 address they carry.
+//!
+//! A rule also names the transports it covers (`transport = "tcp" | "tls" | "any"`): a rule
+//! without one covers plain DNS (TCP, and UDP for IXFR) only, never TLS, and a `"tls"` rule never
+//! covers plain TCP, so a zone whose rules all say `"tls"` refuses plain transfers (RFC 9103
+//! section 9). The default list is loopback only, over any transport: `127.0.0.0/8` and
+//! `::1/128` (loopback traffic never leaves the host, so TLS adds nothing there).
 
 use std::fmt;
 use std::net::IpAddr;
@@ -76,12 +81,49 @@ impl Prefix {
     }
 }
 
-/// One rule: a prefix, and the key a request must be signed with, if any.
+/// The transports a rule covers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum RuleTransport {
+    /// Plain DNS: TCP (and UDP). What a rule without `transport` covers.
+    #[default]
+    Plain,
+    /// DNS over TLS (XoT) only.
+    Tls,
+    /// Both.
+    Any,
+}
+
+impl FromStr for RuleTransport {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "tcp" => Ok(RuleTransport::Plain),
+            "tls" => Ok(RuleTransport::Tls),
+            "any" => Ok(RuleTransport::Any),
+            other => Err(format!(
+                "transport `{other}`: expected \"tcp\", \"tls\" or \"any\""
+            )),
+        }
+    }
+}
+
+impl RuleTransport {
+    fn covers(self, tls: bool) -> bool {
+        match self {
+            RuleTransport::Plain => !tls,
+            RuleTransport::Tls => tls,
+            RuleTransport::Any => true,
+        }
+    }
+}
+
+/// One rule: a prefix, the key a request must be signed with, if any, and the transports.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rule {
     pub prefix: Prefix,
     /// The key's name, lowercased wire form.
     pub key: Option<Box<[u8]>>,
+    pub transport: RuleTransport,
 }
 
 /// A list of rules; a request is allowed when any rule matches it.
@@ -93,7 +135,13 @@ impl Acl {
     pub fn parse<S: AsRef<str>>(items: &[S]) -> Result<Acl, AclError> {
         items
             .iter()
-            .map(|s| s.as_ref().parse().map(|prefix| Rule { prefix, key: None }))
+            .map(|s| {
+                s.as_ref().parse().map(|prefix| Rule {
+                    prefix,
+                    key: None,
+                    transport: RuleTransport::Plain,
+                })
+            })
             .collect::<Result<_, _>>()
             .map(Acl)
     }
@@ -106,16 +154,26 @@ impl Acl {
         &self.0
     }
 
-    /// Loopback only: the default for transfers.
+    /// Loopback only, over any transport: the default for transfers.
     pub fn loopback() -> Acl {
-        Acl::parse(&["127.0.0.0/8", "::1/128"]).expect("constant prefixes")
+        let mut acl = Acl::parse(&["127.0.0.0/8", "::1/128"]).expect("constant prefixes");
+        for r in &mut acl.0 {
+            r.transport = RuleTransport::Any;
+        }
+        acl
     }
 
-    /// True when a request from `ip`, signed with the key named `key` (lowercased wire form;
-    /// `None`: unsigned), matches a rule.
+    /// True when a plain-DNS request from `ip`, signed with the key named `key` (lowercased
+    /// wire form; `None`: unsigned), matches a rule.
     pub fn allows(&self, ip: IpAddr, key: Option<&[u8]>) -> bool {
+        self.allows_over(ip, key, false)
+    }
+
+    /// True when a request from `ip`, signed with `key`, over TLS when `tls`, matches a rule.
+    pub fn allows_over(&self, ip: IpAddr, key: Option<&[u8]>, tls: bool) -> bool {
         self.0.iter().any(|r| {
-            r.prefix.contains(ip)
+            r.transport.covers(tls)
+                && r.prefix.contains(ip)
                 && match (&r.key, key) {
                     (None, _) => true,
                     (Some(want), Some(got)) => **want == *got,
@@ -177,10 +235,12 @@ mod tests {
             Rule {
                 prefix: "192.0.2.0/24".parse().unwrap(),
                 key: Some(k.clone()),
+                transport: RuleTransport::Plain,
             },
             Rule {
                 prefix: "127.0.0.1".parse().unwrap(),
                 key: None,
+                transport: RuleTransport::Plain,
             },
         ]);
         assert!(acl.allows(ip("192.0.2.9"), Some(&k)));
@@ -192,5 +252,38 @@ mod tests {
         assert!(!acl.allows(ip("198.51.100.1"), Some(&k)), "another address");
         assert!(acl.allows(ip("127.0.0.1"), None));
         assert!(acl.allows(ip("127.0.0.1"), Some(b"\x05other\x00")));
+        assert!(
+            !acl.allows_over(ip("127.0.0.1"), None, true),
+            "a rule without transport never covers TLS"
+        );
+    }
+
+    #[test]
+    fn transports_of_rules() {
+        let rule = |transport| Rule {
+            prefix: "0.0.0.0/0".parse().unwrap(),
+            key: None,
+            transport,
+        };
+        let tls = Acl::from_rules(vec![rule(RuleTransport::Tls)]);
+        assert!(tls.allows_over(ip("192.0.2.1"), None, true));
+        assert!(
+            !tls.allows_over(ip("192.0.2.1"), None, false),
+            "TLS rule, plain TCP"
+        );
+        let plain = Acl::from_rules(vec![rule(RuleTransport::Plain)]);
+        assert!(plain.allows_over(ip("192.0.2.1"), None, false));
+        assert!(
+            !plain.allows_over(ip("192.0.2.1"), None, true),
+            "plain rule, TLS"
+        );
+        let any = Acl::from_rules(vec![rule(RuleTransport::Any)]);
+        assert!(any.allows_over(ip("192.0.2.1"), None, true));
+        assert!(any.allows_over(ip("192.0.2.1"), None, false));
+        let lo = Acl::loopback();
+        assert!(lo.allows_over(ip("127.0.0.1"), None, true));
+        assert!(lo.allows_over(ip("::1"), None, false));
+        assert_eq!("tls".parse::<RuleTransport>(), Ok(RuleTransport::Tls));
+        assert!("udp".parse::<RuleTransport>().is_err());
     }
 }

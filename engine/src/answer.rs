@@ -63,6 +63,8 @@ use crate::zones::{Zone, ZoneSet};
 pub enum Transport {
     Udp,
     Tcp,
+    /// DNS over TLS (XoT): framed like TCP.
+    Tls,
 }
 
 /// One query to answer, and what the answer depends on besides the zones.
@@ -225,7 +227,7 @@ pub fn answer(zones: &ZoneSet, req: &Request<'_>, out: &mut [u8]) -> Answer {
     };
     let limit = match req.transport {
         Transport::Udp => udp_limit(&q),
-        Transport::Tcp => MESSAGE_BYTES_MAX,
+        Transport::Tcp | Transport::Tls => MESSAGE_BYTES_MAX,
     };
     let qlen = q.question.len();
     // Bytes of the OPT that ends an error reply, and a served zone's answer (EXPIRE).
@@ -359,10 +361,11 @@ pub fn answer(zones: &ZoneSet, req: &Request<'_>, out: &mut [u8]) -> Answer {
             reply(out, written, 0, None, zone_opt)
         }
         TYPE_AXFR | TYPE_IXFR => {
-            if !zone
-                .allow_transfer
-                .allows(req.peer, key_name.as_ref().map(NameBuf::as_wire))
-            {
+            if !zone.allow_transfer.allows_over(
+                req.peer,
+                key_name.as_ref().map(NameBuf::as_wire),
+                req.transport == Transport::Tls,
+            ) {
                 let written = rcode_reply(out, RCODE_REFUSED.into());
                 return reply(
                     out,
@@ -668,6 +671,7 @@ mod tests {
         let acl = Acl::from_rules(vec![Rule {
             prefix: "127.0.0.0/8".parse().unwrap(),
             key: Some(key().name().into()),
+            transport: crate::acl::RuleTransport::Plain,
         }]);
         let (_dir, set) = zones(acl);
         let k = key();

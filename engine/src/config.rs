@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use std::sync::Arc;
 
-use crate::acl::{Acl, Prefix, Rule};
+use crate::acl::{Acl, Prefix, Rule, RuleTransport};
 use crate::keys::Keys;
 
 /// Where `xfrd serve` listens with no configuration at all.
@@ -84,6 +84,33 @@ pub struct FileConfig {
     pub metrics: MetricsConfig,
     #[serde(default)]
     pub control: ControlConfig,
+    #[serde(default, rename = "tls")]
+    pub tls: Vec<TlsFileConfig>,
+}
+
+/// A `[[tls]]` table: a DNS-over-TLS (XoT, RFC 9103) listener.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct TlsFileConfig {
+    /// "ADDR:PORT" addresses (853 is the DoT/XoT port).
+    pub listen: Vec<String>,
+    /// PEM file: the certificate chain, the server's certificate first.
+    pub cert: PathBuf,
+    /// PEM file: the private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
+    /// PEM file of CA certificates: clients must present a certificate signed by one (mutual
+    /// TLS); absent: no client certificate asked for.
+    #[serde(default)]
+    pub client_ca: Option<PathBuf>,
+}
+
+/// One XoT listener, resolved (file paths relative to the config file's folder).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsListenerConfig {
+    pub listen: Vec<SocketAddr>,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    pub client_ca: Option<PathBuf>,
 }
 
 /// `[metrics]`: the Prometheus endpoint.
@@ -204,6 +231,9 @@ pub struct AclRuleConfig {
     pub address: String,
     #[serde(default)]
     pub key: Option<String>,
+    /// "tcp" (the default: plain DNS only), "tls" or "any".
+    #[serde(default)]
+    pub transport: Option<String>,
 }
 
 impl<'de> Deserialize<'de> for AclEntry {
@@ -388,6 +418,8 @@ pub struct Config {
     pub control_uids: Vec<u32>,
     /// The config file read, if any (for `xfrctl status`).
     pub config_file: Option<PathBuf>,
+    /// `[[tls]]`: XoT listeners.
+    pub tls: Vec<TlsListenerConfig>,
 }
 
 /// What the command line said (see `main.rs`).
@@ -538,6 +570,29 @@ pub fn resolve(cli: &CliOverrides) -> Result<Config> {
     if !(ixfr.max_ratio.is_finite() && ixfr.max_ratio >= 0.0) {
         bail!("ixfr: max_ratio must be a number of at least 0");
     }
+    let mut tls = Vec::with_capacity(file.tls.len());
+    for (i, t) in file.tls.iter().enumerate() {
+        let what = format!("tls[{i}]");
+        if t.listen.is_empty() {
+            bail!("{what}: listen needs at least one address, e.g. [\"127.0.0.1:853\"]");
+        }
+        let mut addrs = Vec::with_capacity(t.listen.len());
+        for l in &t.listen {
+            let a: SocketAddr = l
+                .parse()
+                .with_context(|| format!("{what}: listen address `{l}`: expected ADDR:PORT"))?;
+            if listen.contains(&a) && a.port() != 0 {
+                bail!("{what}: {a} is also a plain DNS listen address");
+            }
+            addrs.push(a);
+        }
+        tls.push(TlsListenerConfig {
+            listen: addrs,
+            cert: base.join(&t.cert),
+            key: base.join(&t.key),
+            client_ca: t.client_ca.as_ref().map(|c| base.join(c)),
+        });
+    }
     let limits = file.limits;
     if limits.max_connections_per_core == 0 || limits.max_transfers_per_core == 0 {
         bail!("limits: max_connections_per_core and max_transfers_per_core must be at least 1");
@@ -589,6 +644,7 @@ pub fn resolve(cli: &CliOverrides) -> Result<Config> {
             uids
         }),
         config_file: cli.config.clone(),
+        tls,
     })
 }
 
@@ -607,11 +663,15 @@ fn parse_target(text: &str) -> Result<SocketAddr> {
 fn acl_from(entries: &[AclEntry], keys: &Keys) -> Result<Acl> {
     let mut rules = Vec::with_capacity(entries.len());
     for e in entries {
-        let (address, key) = match e {
-            AclEntry::Prefix(p) => (p, None),
-            AclEntry::Rule(r) => (&r.address, r.key.as_deref()),
+        let (address, key, transport) = match e {
+            AclEntry::Prefix(p) => (p, None, None),
+            AclEntry::Rule(r) => (&r.address, r.key.as_deref(), r.transport.as_deref()),
         };
         let prefix: Prefix = address.parse()?;
+        let transport = match transport {
+            None => RuleTransport::Plain,
+            Some(t) => t.parse().map_err(|e| anyhow::anyhow!("{address}: {e}"))?,
+        };
         let key = match key {
             None => None,
             Some(name) => Some(
@@ -621,7 +681,11 @@ fn acl_from(entries: &[AclEntry], keys: &Keys) -> Result<Acl> {
                     .into(),
             ),
         };
-        rules.push(Rule { prefix, key });
+        rules.push(Rule {
+            prefix,
+            key,
+            transport,
+        });
     }
     Ok(Acl::from_rules(rules))
 }

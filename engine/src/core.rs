@@ -33,6 +33,18 @@
 //! A short reply (SOA, an error) goes out at the next message boundary. A reader that stops reading
 //! leaves that one send pending (memory per transfer is constant) until the send timeout cuts it
 //! off.
+//!
+//! XoT (RFC 9103): a connection accepted on a `[[tls]]` listener carries a rustls server
+//! connection (`TlsConn`). The ring receives ciphertext into the connection's boxed input buffer;
+//! rustls decrypts it into the same receive buffer plain connections use, so queries are parsed
+//! and answered by the same code. Sending, one batch of one transfer at a time as on plain TCP:
+//! the cursor's pieces (prefixes, question, bodies straight from the mmap, TSIG records) go to
+//! rustls in one `write_vectored`, which packs them into full 16 KiB records and encrypts them;
+//! the records are drained into the connection's bounded output buffer and sent by the ring.
+//! No more than a batch of plaintext is in rustls at a time, and no new plaintext goes in
+//! until the ciphertext before it has been sent: memory per connection stays bounded, and a
+//! reader that stops reading stops the transfer as on plain TCP. A TLS error sends rustls' alert
+//! and closes the connection; a finished connection gets a close_notify before it is closed.
 
 use std::net::IpAddr;
 use std::os::fd::{AsRawFd, IntoRawFd, OwnedFd, RawFd};
@@ -54,6 +66,7 @@ use zone_store::store::Store;
 use crate::answer::{answer, Answer, Refusal, Request, Source, TransferStart, Transport};
 use crate::config::Limits;
 use crate::sys;
+use crate::tls::TlsContext;
 use crate::zones::{SharedZones, Zone, ZoneSet};
 
 mod handoff;
@@ -88,6 +101,18 @@ pub const TICK_MS: u64 = 100;
 pub const ACCEPT_PAUSE_MS: u64 = 100;
 /// Submission queue entries per ring; completions get four times as many.
 pub const RING_ENTRIES: u32 = 4096;
+/// Ciphertext received per RECV on a TLS connection: a ClientHello or a few queries' records
+/// (rustls reassembles records across receives).
+pub const TLS_IN_BYTES: usize = 4096;
+/// Plaintext handed to rustls per batch on a TLS connection (at most `send_batch_bytes`):
+/// eight full TLS records.
+pub const TLS_BATCH_BYTES: usize = 128 * 1024;
+/// Ciphertext buffer per TLS connection: a batch's records with their headers and tags (22
+/// bytes per 16 KiB record) and room for a session ticket or an alert; what does not fit
+/// stays in rustls until the next send.
+pub const TLS_OUT_BYTES: usize = TLS_BATCH_BYTES + 8 * 1024;
+/// Pieces of one TLS batch (as on plain TCP: a SENDMSG's worth).
+const TLS_PIECES_MAX: usize = PIECES_PER_MESSAGE_MAX * SEND_MESSAGES_MAX + EXTRA_PIECES_MAX;
 
 const _: () = assert!(
     REPLY_BYTES >= 2 + 12 + QUESTION_BYTES_MAX + 12 + 530 + OPT_BYTES_MAX + tsig::RR_BYTES_MAX
@@ -288,6 +313,33 @@ impl MessageSource for StoredSource<'_> {
     }
 }
 
+/// A TLS connection's buffers: pooled per core (sends and receives in flight point into them).
+struct TlsBufs {
+    input: [u8; TLS_IN_BYTES],
+    out: [u8; TLS_OUT_BYTES],
+}
+
+/// The TLS state of a connection accepted on a `[[tls]]` listener.
+struct TlsConn {
+    conn: rustls::ServerConnection,
+    bufs: Box<TlsBufs>,
+    /// Received ciphertext not yet taken by rustls: `input[in_start..in_end]`.
+    in_start: usize,
+    in_end: usize,
+    /// Ciphertext being sent: `out[out_sent..out_len]`.
+    out_len: usize,
+    out_sent: usize,
+    handshake_done: bool,
+    close_notify_sent: bool,
+}
+
+impl TlsConn {
+    /// Ciphertext is waiting to be sent (in the output buffer or still in rustls).
+    fn pending_out(&self) -> bool {
+        self.out_sent < self.out_len || self.conn.wants_write()
+    }
+}
+
 struct Slot {
     generation: u32,
     state: SlotState,
@@ -315,6 +367,10 @@ struct Slot {
     turn: usize,
     /// What the send in flight carries.
     sending: Sending,
+    /// XoT: the TLS state of a connection from a `[[tls]]` listener.
+    tls: Option<Box<TlsConn>>,
+    /// Close once what is queued has been sent (a TLS alert or close_notify).
+    close_after_send: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -356,12 +412,25 @@ impl Slot {
             transfers: Vec::with_capacity(transfers_max),
             turn: 0,
             sending: Sending::Reply,
+            tls: None,
+            close_after_send: false,
         }
     }
 
-    /// Something is being answered (a reply or a transfer not yet fully sent).
+    /// Something is being answered (a reply or a transfer not yet fully sent, or, over TLS,
+    /// ciphertext not yet sent).
     fn busy(&self) -> bool {
-        self.reply_len > 0 || !self.transfers.is_empty()
+        self.reply_len > 0
+            || !self.transfers.is_empty()
+            || self.tls.as_ref().is_some_and(|t| t.pending_out())
+    }
+
+    fn transport(&self) -> Transport {
+        if self.tls.is_some() {
+            Transport::Tls
+        } else {
+            Transport::Tcp
+        }
     }
 
     /// The transfer whose message is partly sent, if any: it keeps the connection until that
@@ -391,6 +460,8 @@ struct Listener {
     fd: RawFd,
     armed: bool,
     resume_pending: bool,
+    /// A `[[tls]]` listener: its index in `Shared::tls`.
+    tls: Option<usize>,
 }
 
 /// State shared by every core.
@@ -419,12 +490,16 @@ pub struct Shared {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Held by whoever reloads (the SIGHUP thread, `xfrctl reload`): one reload at a time.
     pub reload_lock: std::sync::Mutex<()>,
+    /// The `[[tls]]` listeners' TLS configurations, in config order.
+    pub tls: Vec<TlsContext>,
 }
 
 /// The sockets a core serves, created (and bound) before the core starts.
 #[derive(Debug)]
 pub struct CoreSockets {
     pub tcp: Vec<OwnedFd>,
+    /// XoT listeners, each with its index in `Shared::tls`.
+    pub tls: Vec<(OwnedFd, usize)>,
     pub udp: Vec<OwnedFd>,
     /// This core's descriptor of the handoff Unix listener.
     pub handoff: Option<OwnedFd>,
@@ -462,6 +537,9 @@ pub struct Core {
     /// Boxed: a transfer takes the box itself, whose address its sends point into.
     #[allow(clippy::vec_box)]
     stream_pool: Vec<Box<StreamBufs>>,
+    /// Free TLS connection buffers; at most one per TLS connection ever open at once.
+    #[allow(clippy::vec_box)]
+    tls_pool: Vec<Box<TlsBufs>>,
     refusal_log: RefusalLog,
 }
 
@@ -511,10 +589,13 @@ impl Core {
         let listeners = sockets
             .tcp
             .into_iter()
-            .map(|fd| Listener {
+            .map(|fd| (fd, None))
+            .chain(sockets.tls.into_iter().map(|(fd, i)| (fd, Some(i))))
+            .map(|(fd, tls)| Listener {
                 fd: fd.into_raw_fd(),
                 armed: false,
                 resume_pending: false,
+                tls,
             })
             .collect();
         let udp = sockets
@@ -569,6 +650,7 @@ impl Core {
             now_s: unix_now_s(),
             tsig_pool: Vec::new(),
             stream_pool: Vec::new(),
+            tls_pool: Vec::new(),
             refusal_log: RefusalLog {
                 window_start: now,
                 logged: 0,
@@ -754,7 +836,8 @@ impl Core {
 
     fn on_accept(&mut self, i: usize, res: i32, flags: u32, now: Instant) {
         if res >= 0 {
-            self.take_connection(res, now);
+            let tls = self.listeners[i].tls;
+            self.take_connection(res, now, tls);
         } else if res != -libc::ECANCELED {
             if res == -libc::EINVAL {
                 tracing::error!(
@@ -803,7 +886,7 @@ impl Core {
         self.push(e);
     }
 
-    fn take_connection(&mut self, fd: RawFd, now: Instant) {
+    fn take_connection(&mut self, fd: RawFd, now: Instant, tls: Option<usize>) {
         if self.stopping {
             self.close_orphan(fd);
             return;
@@ -833,12 +916,42 @@ impl Core {
                 return;
             }
         };
+        let tls = match tls.map(|i| rustls::ServerConnection::new(self.shared.tls[i].config())) {
+            None => None,
+            Some(Ok(mut conn)) => {
+                // Our own bound: one batch of plaintext at a time (kick_send_tls).
+                conn.set_buffer_limit(None);
+                let bufs = self.tls_pool.pop().unwrap_or_else(|| {
+                    Box::new(TlsBufs {
+                        input: [0; TLS_IN_BYTES],
+                        out: [0; TLS_OUT_BYTES],
+                    })
+                });
+                Some(Box::new(TlsConn {
+                    conn,
+                    bufs,
+                    in_start: 0,
+                    in_end: 0,
+                    out_len: 0,
+                    out_sent: 0,
+                    handshake_done: false,
+                    close_notify_sent: false,
+                }))
+            }
+            Some(Err(e)) => {
+                tracing::warn!(client = %peer, "TLS connection not started: {e}");
+                self.free.push(index);
+                self.close_orphan(fd);
+                return;
+            }
+        };
         self.shared
             .metrics
             .core(self.index)
             .connections_accepted
             .inc();
         self.open_slot(index, fd, peer, now);
+        self.slots[index as usize].tls = tls;
         self.arm_recv(index as usize);
     }
 
@@ -857,6 +970,8 @@ impl Core {
         slot.queries = 0;
         slot.last_activity = now;
         slot.send_progress_at = now;
+        slot.tls = None;
+        slot.close_after_send = false;
         self.connections_open += 1;
     }
 
@@ -969,11 +1084,18 @@ impl Core {
         if slot.state != SlotState::Open
             || slot.recv_pending
             || slot.peer_eof
-            || slot.recv_filled == slot.recv_buf.len()
+            || slot.close_after_send
         {
             return;
         }
-        let room = &mut slot.recv_buf[slot.recv_filled..];
+        let room = match &mut slot.tls {
+            // Ciphertext is received only once rustls has taken the last and holds no
+            // plaintext we have not read (its back-pressure, and ours).
+            Some(t) if t.in_start < t.in_end || !t.conn.wants_read() => return,
+            Some(t) => &mut t.bufs.input[..],
+            None if slot.recv_filled == slot.recv_buf.len() => return,
+            None => &mut slot.recv_buf[slot.recv_filled..],
+        };
         let e = opcode::Recv::new(types::Fd(slot.fd), room.as_mut_ptr(), room.len() as u32)
             .build()
             .user_data(user_data(Kind::Recv, slot.generation, index as u32));
@@ -995,12 +1117,116 @@ impl Core {
         }
         if res == 0 {
             slot.peer_eof = true;
+        } else if let Some(t) = &mut slot.tls {
+            assert!(res as usize <= t.bufs.input.len());
+            (t.in_start, t.in_end) = (0, res as usize);
+            slot.last_activity = now;
         } else {
             slot.recv_filled += res as usize;
             assert!(slot.recv_filled <= slot.recv_buf.len());
             slot.last_activity = now;
         }
         self.serve(index, now);
+    }
+
+    /// TLS: gives rustls the ciphertext received, and moves the plaintext it decrypted into the
+    /// receive buffer, as far as there is room. Err: the TLS error (rustls has queued its alert).
+    fn tls_input(&mut self, index: usize) -> std::result::Result<(), String> {
+        let slot = &mut self.slots[index];
+        let Slot {
+            tls,
+            recv_buf,
+            recv_filled,
+            peer_eof,
+            ..
+        } = slot;
+        let Some(t) = tls else {
+            return Ok(());
+        };
+        loop {
+            while *recv_filled < recv_buf.len() {
+                match std::io::Read::read(&mut t.conn.reader(), &mut recv_buf[*recv_filled..]) {
+                    // close_notify: the client sends nothing more.
+                    Ok(0) => {
+                        *peer_eof = true;
+                        break;
+                    }
+                    Ok(n) => *recv_filled += n,
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                    Err(e) => return Err(e.to_string()),
+                }
+            }
+            if t.in_start == t.in_end {
+                break;
+            }
+            match t.conn.read_tls(&mut &t.bufs.input[t.in_start..t.in_end]) {
+                Ok(0) => {
+                    // After close_notify nothing more is read.
+                    t.in_start = t.in_end;
+                    break;
+                }
+                Ok(n) => t.in_start += n,
+                // Its plaintext buffer is full and so is ours: the rest waits until queries
+                // have been answered.
+                Err(_) => break,
+            }
+            t.conn.process_new_packets().map_err(|e| match e {
+                // DotOnly gives the certificate to every client that offers ALPN "dot".
+                rustls::Error::General(m) if m.contains("no server certificate") => {
+                    "the client did not offer ALPN \"dot\" (RFC 9103 section 7.1)".to_string()
+                }
+                e => e.to_string(),
+            })?;
+        }
+        if !t.handshake_done && !t.conn.is_handshaking() {
+            t.handshake_done = true;
+            let resumed = t.conn.handshake_kind() == Some(rustls::HandshakeKind::Resumed);
+            self.shared.metrics.core(self.index).tls_handshakes[resumed as usize].inc();
+            tracing::debug!(
+                client = %slot.peer,
+                resumed,
+                suite = ?t.conn.negotiated_cipher_suite().map(|s| s.suite()),
+                "TLS handshake done"
+            );
+        }
+        Ok(())
+    }
+
+    /// A TLS error: sends rustls' alert (if any) and closes the connection.
+    fn tls_failed(&mut self, index: usize, why: &str, now: Instant) {
+        self.shared.metrics.core(self.index).tls_failures.inc();
+        let slot = &mut self.slots[index];
+        let during = if slot.tls.as_ref().is_some_and(|t| t.handshake_done) {
+            "TLS error"
+        } else {
+            "TLS handshake failed"
+        };
+        if self.refusal_log.allow(now) {
+            tracing::warn!(client = %slot.peer, "{during}: {why}; closing the connection");
+        }
+        slot.close_after_send = true;
+        self.kick_send(index, now);
+        let slot = &self.slots[index];
+        if slot.state == SlotState::Open && !slot.send_pending {
+            self.start_close(index);
+        }
+    }
+
+    /// Ends a connection that has answered everything: over TLS, after a close_notify.
+    fn finish(&mut self, index: usize, now: Instant) {
+        let slot = &mut self.slots[index];
+        if let Some(t) = &mut slot.tls {
+            if !t.close_notify_sent {
+                t.close_notify_sent = true;
+                t.conn.send_close_notify();
+                slot.close_after_send = true;
+                self.kick_send(index, now);
+                if self.slots[index].send_pending {
+                    return;
+                }
+            }
+        }
+        self.start_close(index);
     }
 
     /// Answers the queries waiting in the receive buffer, in order: transfers start at once (up
@@ -1010,10 +1236,15 @@ impl Core {
         let max_queries = self.shared.limits.max_queries_per_connection;
         let per_connection = self.shared.limits.max_transfers_per_connection as usize;
         loop {
+            if let Err(why) = self.tls_input(index) {
+                self.tls_failed(index, &why, now);
+                return;
+            }
             let transfers_full =
                 self.transfers_active >= self.shared.limits.max_transfers_per_core as usize;
             let slot = &mut self.slots[index];
             if slot.state != SlotState::Open
+                || slot.close_after_send
                 || slot.reply_len > 0
                 || slot.transfers.len() >= per_connection
                 || self.stopping
@@ -1031,6 +1262,7 @@ impl Core {
                 Ok(Some(range)) => range,
             };
             slot.queries += 1;
+            let transport = slot.transport();
             let Slot {
                 recv_buf,
                 reply,
@@ -1040,7 +1272,7 @@ impl Core {
             let msg = &recv_buf[range.clone()];
             let req = Request {
                 msg,
-                transport: Transport::Tcp,
+                transport,
                 peer: *peer,
                 transfers_full,
                 now_s: self.now_s,
@@ -1059,13 +1291,13 @@ impl Core {
                         self.index,
                         msg,
                         &reply[LENGTH_PREFIX_BYTES..LENGTH_PREFIX_BYTES + len],
-                        Transport::Tcp,
+                        transport,
                         *rcode,
                         refusal.as_ref(),
                     );
                     if let Some(r) = refusal {
                         if self.refusal_log.allow(now) {
-                            log_refusal(*peer, question_name(msg), Transport::Tcp, r);
+                            log_refusal(*peer, question_name(msg), transport, r);
                         }
                     }
                 }
@@ -1106,9 +1338,11 @@ impl Core {
         let slot = &self.slots[index];
         if slot.state == SlotState::Open
             && !slot.busy()
+            && !slot.send_pending
+            && !slot.close_after_send
             && (slot.peer_eof || self.stopping || slot.queries >= max_queries)
         {
-            self.start_close(index);
+            self.finish(index, now);
             return;
         }
         self.arm_recv(index);
@@ -1178,6 +1412,10 @@ impl Core {
         let now_s = self.now_s;
         let slot = &mut self.slots[index];
         if slot.state != SlotState::Open || slot.send_pending {
+            return;
+        }
+        if slot.tls.is_some() {
+            self.kick_send_tls(index, now);
             return;
         }
         // A reply already begun finishes first; then a transfer's message already begun; then
@@ -1260,7 +1498,18 @@ impl Core {
         }
         let sent = res as usize;
         slot.send_progress_at = now;
-        if slot.sending == Sending::Reply {
+        if let Some(t) = &mut slot.tls {
+            t.out_sent += sent;
+            assert!(t.out_sent <= t.out_len, "sent more than the ciphertext");
+            if slot.close_after_send && !t.pending_out() {
+                self.start_close(index);
+                return;
+            }
+            if slot.close_after_send {
+                self.kick_send(index, now);
+                return;
+            }
+        } else if slot.sending == Sending::Reply {
             slot.reply_sent += sent;
             assert!(
                 slot.reply_sent <= slot.reply_len,
@@ -1272,6 +1521,17 @@ impl Core {
                 slot.last_activity = now;
             }
         } else {
+            self.transfer_sent(index, sent, now);
+        }
+        self.serve(index, now);
+    }
+
+    /// `sent` bytes of the batch in flight of `transfers[turn]` have gone (to the kernel, or
+    /// over TLS to rustls): advances its cursor, passes the turn at a message boundary, and
+    /// ends the transfer when it is complete.
+    fn transfer_sent(&mut self, index: usize, sent: usize, now: Instant) {
+        let slot = &mut self.slots[index];
+        {
             let turn = slot.turn;
             let t = slot
                 .transfers
@@ -1303,7 +1563,86 @@ impl Core {
                 self.end_transfer(t);
             }
         }
-        self.serve(index, now);
+    }
+
+    /// The send step of a TLS connection: the rest of the ciphertext in flight; else, once the
+    /// handshake is done and rustls holds nothing unsent, one reply or one batch of the
+    /// transfer whose turn it is goes in as plaintext; then the ciphertext rustls made is
+    /// drained into the output buffer and sent.
+    fn kick_send_tls(&mut self, index: usize, now: Instant) {
+        use std::io::Write;
+        let batch_bytes = (self.shared.limits.send_batch_bytes as usize).min(TLS_BATCH_BYTES);
+        let now_s = self.now_s;
+        let slot = &mut self.slots[index];
+        let mid_message = slot.mid_message();
+        let t = slot.tls.as_mut().expect("a TLS connection");
+        if t.out_sent == t.out_len {
+            (t.out_len, t.out_sent) = (0, 0);
+            let may_feed = t.handshake_done && !t.conn.wants_write() && !slot.close_after_send;
+            let mut fed_transfer = None;
+            if may_feed && slot.reply_len > 0 && !mid_message {
+                let written = t.conn.writer().write(&slot.reply[..slot.reply_len]);
+                assert_eq!(
+                    written.ok(),
+                    Some(slot.reply_len),
+                    "rustls takes a whole reply"
+                );
+                slot.reply_len = 0;
+                slot.reply_sent = 0;
+                slot.last_activity = now;
+            } else if let Some(tr) = slot.transfers.get_mut(slot.turn).filter(|_| may_feed) {
+                let src = StoredSource::of(&tr.zone, tr.source);
+                let signing = tr.signing.as_mut().map(|(signer, records)| Signing {
+                    signer,
+                    records: &mut records[..],
+                    now_s,
+                });
+                let mut pieces = [std::io::IoSlice::new(&[]); TLS_PIECES_MAX];
+                let opt_len = tr.cursor.opt_len();
+                let used = tr.cursor.fill(
+                    &src,
+                    &tr.bufs.question[..tr.question_len],
+                    &tr.bufs.opt[..opt_len],
+                    &mut slot.prefixes[..],
+                    signing,
+                    &mut pieces,
+                    batch_bytes,
+                );
+                // rustls packs the pieces into full records (no buffer limit is set).
+                let n = t
+                    .conn
+                    .writer()
+                    .write_vectored(&pieces[..used])
+                    .expect("rustls takes plaintext after the handshake");
+                fed_transfer = Some(n);
+            }
+            let out = &mut t.bufs.out[..];
+            while t.out_len < out.len() && t.conn.wants_write() {
+                match t.conn.write_tls(&mut &mut out[t.out_len..]) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => t.out_len += n,
+                }
+            }
+            let nothing = t.out_len == 0;
+            if let Some(n) = fed_transfer {
+                slot.sending = Sending::Transfer;
+                self.transfer_sent(index, n, now);
+            }
+            if nothing {
+                return;
+            }
+        }
+        let slot = &mut self.slots[index];
+        let t = slot.tls.as_mut().expect("a TLS connection");
+        let rest = &t.bufs.out[t.out_sent..t.out_len];
+        let e = opcode::Send::new(types::Fd(slot.fd), rest.as_ptr(), rest.len() as u32)
+            .flags(libc::MSG_NOSIGNAL)
+            .build()
+            .user_data(user_data(Kind::Send, slot.generation, index as u32));
+        slot.send_pending = true;
+        slot.send_progress_at = now;
+        slot.ops_in_flight += 1;
+        self.push(e);
     }
 
     fn start_close(&mut self, index: usize) {
@@ -1382,6 +1721,10 @@ impl Core {
         slot.generation = (slot.generation + 1) & GENERATION_MASK;
         self.free.push(index as u32);
         slot.turn = 0;
+        slot.close_after_send = false;
+        if let Some(t) = slot.tls.take() {
+            self.tls_pool.push(t.bufs);
+        }
         self.connections_open -= 1;
         for t in cut_off.drain(..) {
             self.end_transfer(t);
@@ -1516,6 +1859,7 @@ fn count_reply(
     let t = match transport {
         Transport::Udp => 0,
         Transport::Tcp => 1,
+        Transport::Tls => 2,
     };
     stats.responses[t][crate::metrics::rcode_slot(rcode)].inc();
     let qname = question_name(query);

@@ -23,4 +23,5 @@ pub mod notify;
 pub mod sdnotify;
 pub mod server;
 pub mod sys;
+pub mod tls;
 pub mod zones;

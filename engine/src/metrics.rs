@@ -206,7 +206,7 @@ impl HistogramSum {
 }
 
 /// The transports counted apart.
-pub const TRANSPORTS: [&str; 2] = ["udp", "tcp"];
+pub const TRANSPORTS: [&str; 3] = ["udp", "tcp", "tls"];
 
 /// One core's counters for the whole process.
 #[derive(Debug, Default)]
@@ -217,14 +217,18 @@ pub struct CoreStats {
     pub connections_accepted: Counter,
     /// Over `max_connections_per_core`: closed at once.
     pub connections_rejected: Counter,
-    /// Replies by transport (udp, tcp) and rcode ([`rcode_slot`]).
-    pub responses: [[Counter; RCODE_SLOTS]; 2],
+    /// Replies by transport ([`TRANSPORTS`]) and rcode ([`rcode_slot`]).
+    pub responses: [[Counter; RCODE_SLOTS]; TRANSPORTS.len()],
     /// SOA queries answered with the SOA, by transport.
-    pub soa_answers: [Counter; 2],
+    pub soa_answers: [Counter; TRANSPORTS.len()],
     /// Requests refused, by [`RefusedReason`], whatever the zone (served or not).
     pub refused: [Counter; RefusedReason::ALL.len()],
     /// Handoff frames answered, by status (taken, malformed, overloaded, not served).
     pub handoffs: [Counter; 4],
+    /// XoT handshakes completed: full, resumed.
+    pub tls_handshakes: [Counter; 2],
+    /// XoT connections closed on a TLS error (a failed handshake included).
+    pub tls_failures: Counter,
 }
 
 /// The handoff statuses, in `CoreStats::handoffs` order.
@@ -561,6 +565,24 @@ impl Collector for XfrdCollector {
                 }
             }
         }
+        {
+            let mut f = e.encode_descriptor(
+                "xfrd_tls_handshakes",
+                "XoT (TLS) handshakes completed, full or resumed.",
+                None,
+                MetricType::Counter,
+            )?;
+            for (k, kind) in ["full", "resumed"].iter().enumerate() {
+                let v: u64 = m.cores().map(|c| c.tls_handshakes[k].get()).sum();
+                ConstCounter::new(v).encode(f.encode_family(&[("kind", *kind)])?)?;
+            }
+        }
+        counter(
+            &mut e,
+            "xfrd_tls_failures",
+            "XoT connections closed on a TLS error, failed handshakes included.",
+            m.sum(|c| &c.tls_failures),
+        )?;
         {
             let mut f = e.encode_descriptor(
                 "xfrd_soa_answers",

@@ -21,6 +21,7 @@ use crate::core::{self, Core, CoreSockets, Shared};
 use crate::metrics::{Metrics, XfrdCollector};
 use crate::notify::{Announce, Notify};
 use crate::sys;
+use crate::tls::TlsContext;
 use crate::zones::{self, Scope, SharedZones, ZoneSet};
 
 const SIGNALS: [libc::c_int; 3] = [libc::SIGHUP, libc::SIGTERM, libc::SIGINT];
@@ -58,6 +59,8 @@ pub fn serve(cli: CliOverrides, cfg: Config) -> Result<()> {
     if let Some(e) = errors.into_iter().next() {
         return Err(e.context("loading zones at start-up"));
     }
+    let tls = load_tls(&cfg)?;
+    let mut tls_listen: Vec<Vec<SocketAddr>> = cfg.tls.iter().map(|t| t.listen.clone()).collect();
     // Sockets: bind every address on every core. Port 0 is resolved by the first bind and
     // reused by the others, so all cores share one port per address.
     let mut listen: Vec<SocketAddr> = cfg.listen.clone();
@@ -65,6 +68,7 @@ pub fn serve(cli: CliOverrides, cfg: Config) -> Result<()> {
     for _ in 0..cfg.cores {
         let mut sockets = CoreSockets {
             tcp: Vec::new(),
+            tls: Vec::new(),
             udp: Vec::new(),
             handoff: None,
         };
@@ -77,6 +81,16 @@ pub fn serve(cli: CliOverrides, cfg: Config) -> Result<()> {
             let udp = sys::udp_socket(addr).with_context(|| format!("binding UDP {addr}"))?;
             sockets.tcp.push(tcp);
             sockets.udp.push(udp);
+        }
+        for (i, addrs) in tls_listen.iter_mut().enumerate() {
+            for addr in addrs.iter_mut() {
+                let tcp = sys::tcp_listener(addr, cfg.limits.listen_backlog)
+                    .with_context(|| format!("listening on TLS {addr}"))?;
+                if addr.port() == 0 {
+                    addr.set_port(sys::local_addr(tcp.as_raw_fd())?.port());
+                }
+                sockets.tls.push((tcp, i));
+            }
         }
         per_core.push(sockets);
     }
@@ -118,6 +132,7 @@ pub fn serve(cli: CliOverrides, cfg: Config) -> Result<()> {
         notify,
         metrics,
         reload_lock: std::sync::Mutex::new(()),
+        tls,
     });
     if let Some(addr) = cfg.metrics_listen {
         let for_scrapes = shared.clone();
@@ -163,7 +178,12 @@ pub fn serve(cli: CliOverrides, cfg: Config) -> Result<()> {
         crate::sdnotify::ready();
     }
     let addrs: Vec<String> = listen.iter().map(ToString::to_string).collect();
-    tracing::info!(listen = %addrs.join(" "), cores = cfg.cores, store_dir = %cfg.store_dir.display(), "xfrd serving");
+    let tls_addrs: Vec<String> = tls_listen
+        .iter()
+        .flatten()
+        .map(ToString::to_string)
+        .collect();
+    tracing::info!(listen = %addrs.join(" "), tls = %tls_addrs.join(" "), cores = cfg.cores, store_dir = %cfg.store_dir.display(), "xfrd serving");
 
     // Secondaries hear of every zone at start-up: one of them may have missed the serial a
     // previous run announced, and one that is up to date answers and checks nothing more.
@@ -323,8 +343,9 @@ pub fn reload(
     {
         tracing::warn!("reload: listen addresses, cores and limits take effect only on restart");
     }
+    let mut errors = reload_tls(&cfg, started_with, shared);
     let (current, _) = shared.zones.snapshot();
-    let (set, errors) = zones::load_all(
+    let (set, zone_errors) = zones::load_all(
         &cfg.zones,
         cfg.keys.clone(),
         &cfg.store_dir,
@@ -333,6 +354,7 @@ pub fn reload(
         scope,
         started_with.cores,
     );
+    errors.extend(zone_errors);
     shared.zones.publish(set);
     let (published, _) = shared.zones.snapshot();
     announce_changed(shared, &published, Some(&current));
@@ -381,5 +403,48 @@ pub fn check(cfg: &Config) -> Result<()> {
     if cfg.cores == 0 {
         bail!("cores must be at least 1");
     }
+    load_tls(cfg)?;
     Ok(())
+}
+
+/// The `[[tls]]` listeners' certificates and keys, loaded: any bad file stops the start.
+fn load_tls(cfg: &Config) -> Result<Vec<TlsContext>> {
+    cfg.tls
+        .iter()
+        .enumerate()
+        .map(|(i, t)| TlsContext::load(t).with_context(|| format!("tls[{i}]")))
+        .collect()
+}
+
+/// Reloads every TLS listener's certificate and key (from the reloaded configuration's
+/// `[[tls]]` table when the listeners are the same; new listeners need a restart). A listener
+/// whose files fail keeps what it had.
+fn reload_tls(cfg: &Config, started_with: &Config, shared: &Shared) -> Vec<anyhow::Error> {
+    let same_listeners = cfg.tls.len() == started_with.tls.len()
+        && cfg
+            .tls
+            .iter()
+            .zip(&started_with.tls)
+            .all(|(a, b)| a.listen == b.listen);
+    if !same_listeners {
+        tracing::warn!(
+            "reload: [[tls]] listen addresses changed: they take effect only on restart; \
+             reloading the certificates of the listeners started with"
+        );
+    }
+    let mut errors = Vec::new();
+    for (i, ctx) in shared.tls.iter().enumerate() {
+        let settings = same_listeners.then(|| &cfg.tls[i]);
+        match ctx.reload(settings) {
+            Ok(()) => tracing::info!(listener = i, "reload: TLS certificate and key loaded"),
+            Err(e) => {
+                tracing::error!(
+                    listener = i,
+                    "reload: TLS: {e:#}; keeping the certificate and key in use"
+                );
+                errors.push(e.context(format!("reload: tls[{i}]")));
+            }
+        }
+    }
+    errors
 }

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 
 pub mod peers;
+pub mod tls;
 
 /// True when running under CI, where a missing peer program is a failure, not a skip.
 pub fn in_ci() -> bool {

@@ -109,6 +109,7 @@ impl Handoff {
                 fd: fd.into_raw_fd(),
                 armed: false,
                 resume_pending: false,
+                tls: None,
             }),
             front_ends,
             open: 0,
