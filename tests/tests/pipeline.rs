@@ -40,10 +40,54 @@ fn zone_text(origin: &str, serial: u32, records: usize, tag: &str) -> String {
 struct Server {
     proc: Proc,
     port: u16,
+    /// The same zones over TLS (XoT).
+    tls_port: u16,
+    tls: std::sync::Arc<rustls::ClientConfig>,
+}
+
+/// A connection: plain TCP or TLS.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Over {
+    Tcp,
+    Tls,
+}
+
+trait Stream2: Read + Write {
+    fn read_timeout(&mut self, t: Duration);
+}
+impl Stream2 for TcpStream {
+    fn read_timeout(&mut self, t: Duration) {
+        self.set_read_timeout(Some(t)).unwrap();
+    }
+}
+impl Stream2 for xfrd_tests::tls::TlsStream {
+    fn read_timeout(&mut self, t: Duration) {
+        self.sock.set_read_timeout(Some(t)).unwrap();
+    }
+}
+
+fn connect(server: &Server, over: Over) -> Box<dyn Stream2> {
+    match over {
+        Over::Tcp => {
+            let s = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+            Box::new(s)
+        }
+        Over::Tls => Box::new(
+            xfrd_tests::tls::connect(
+                server.tls_port,
+                xfrd_tests::tls::SERVER_NAME,
+                server.tls.clone(),
+            )
+            .unwrap(),
+        ),
+    }
 }
 
 fn start(dir: &Path, per_connection: u32) -> Server {
     let port = free_port("127.0.0.1");
+    let tls_port = free_port("127.0.0.1");
+    let pki = xfrd_tests::tls::make_pki(&dir.join("pki")).unwrap();
     std::fs::write(dir.join("big.zone"), zone_text(BIG, 1, BIG_RECORDS, "v1")).unwrap();
     std::fs::write(dir.join("small.zone"), zone_text(SMALL, 7, 200, "v1")).unwrap();
     std::fs::write(dir.join("ix.zone"), zone_text(IX, 1, 2000, "v1")).unwrap();
@@ -59,8 +103,11 @@ fn start(dir: &Path, per_connection: u32) -> Server {
         &conf,
         format!(
             "listen = [\"127.0.0.1:{port}\"]\ncores = 1\nstore_dir = \"{}\"\n\
-             [limits]\nmax_transfers_per_connection = {per_connection}\n{zones}",
+             [limits]\nmax_transfers_per_connection = {per_connection}\n\
+             [[tls]]\nlisten = [\"127.0.0.1:{tls_port}\"]\ncert = \"{}\"\nkey = \"{}\"\n{zones}",
             dir.join("stores").display(),
+            pki.cert.display(),
+            pki.key.display(),
         ),
     )
     .unwrap();
@@ -89,7 +136,13 @@ fn start(dir: &Path, per_connection: u32) -> Server {
         Ok(soa_serial("127.0.0.1", port, IX) == Some(2))
     })
     .unwrap_or_else(|e| panic!("{e:#}\n{}", proc.log_text()));
-    Server { proc, port }
+    let tls = xfrd_tests::tls::client_config(&pki.ca, &Default::default()).unwrap();
+    Server {
+        proc,
+        port,
+        tls_port,
+        tls,
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -143,15 +196,14 @@ impl Stream {
 /// Sends every query back to back on one connection, then reads until every stream is complete.
 /// Checks each message: a response, NOERROR, one question equal to its query's, an ID that is
 /// one of the queries' and whose stream has not ended.
-fn pipelined(port: u16, queries: &[Query]) -> HashMap<u16, Stream> {
-    let mut sock = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    sock.set_read_timeout(Some(Duration::from_secs(30)))
-        .unwrap();
+fn pipelined(server: &Server, over: Over, queries: &[Query]) -> HashMap<u16, Stream> {
+    let mut sock = connect(server, over);
     let mut out = Vec::new();
     for q in queries {
         out.extend_from_slice(&q.wire());
     }
     sock.write_all(&out).unwrap();
+    sock.flush().unwrap();
     let by_id: HashMap<u16, Query> = queries.iter().map(|q| (q.id, *q)).collect();
     assert_eq!(by_id.len(), queries.len(), "query IDs must differ");
     let mut streams: HashMap<u16, Stream> = HashMap::new();
@@ -207,8 +259,7 @@ fn pipelined(port: u16, queries: &[Query]) -> HashMap<u16, Stream> {
         index += 1;
     }
     // Nothing more follows the last stream's end.
-    sock.set_read_timeout(Some(Duration::from_millis(300)))
-        .unwrap();
+    sock.read_timeout(Duration::from_millis(300));
     let mut rest = [0u8; 1];
     match sock.read(&mut rest) {
         Ok(0) | Err(_) => {}
@@ -218,8 +269,8 @@ fn pipelined(port: u16, queries: &[Query]) -> HashMap<u16, Stream> {
 }
 
 /// Each query answered alone, on its own connection: the reference records.
-fn alone(port: u16, q: &Query) -> Vec<Vec<u8>> {
-    let mut streams = pipelined(port, &[*q]);
+fn alone(server: &Server, q: &Query) -> Vec<Vec<u8>> {
+    let mut streams = pipelined(server, Over::Tcp, &[*q]);
     streams.remove(&q.id).unwrap().records
 }
 
@@ -242,9 +293,9 @@ fn queries() -> Vec<Query> {
     ]
 }
 
-fn check_against_alone(port: u16, sent: &[Query], got: &HashMap<u16, Stream>) {
+fn check_against_alone(server: &Server, sent: &[Query], got: &HashMap<u16, Stream>) {
     for q in sent {
-        let want = alone(port, q);
+        let want = alone(server, q);
         let s = &got[&q.id];
         assert_eq!(
             s.records.len(),
@@ -265,23 +316,31 @@ fn back_to_back_queries_are_served_concurrently_each_whole_and_in_order() {
     let dir = tempfile::tempdir().unwrap();
     let mut server = start(dir.path(), 8);
     let all = queries();
+    for over in [Over::Tcp, Over::Tls] {
+        concurrently(&server, over, &all);
+    }
+    server.proc.check_running().unwrap();
+}
 
+/// Over `over`: two, then eight queries on one connection; everything compared with the same
+/// query answered alone over plain TCP.
+fn concurrently(server: &Server, over: Over, all: &[Query]) {
     // Two: a large AXFR, then a small one. Both complete, and the small one ends first: the
     // large one ahead of it does not hold it back.
     let two = &all[..2];
-    let got = pipelined(server.port, two);
-    check_against_alone(server.port, two, &got);
+    let got = pipelined(server, over, two);
+    check_against_alone(server, two, &got);
     let (big, small) = (&got[&0x1001], &got[&0x2002]);
     assert!(
         small.done_at < big.done_at,
-        "the small transfer ended after the large one ahead of it: {small:?} vs {:?}",
+        "{over:?}: the small transfer ended after the large one ahead of it: {small:?} vs {:?}",
         big.done_at
     );
     assert!(big.messages > 100, "the big AXFR is many messages");
 
     // Eight, mixing AXFRs, an incremental IXFR, IXFRs answered by the SOA alone.
-    let got = pipelined(server.port, &all);
-    check_against_alone(server.port, &all, &got);
+    let got = pipelined(server, over, all);
+    check_against_alone(server, all, &got);
     let ixfr = &got[&0x3003];
     assert!(
         ixfr.current_soas == 3 && ixfr.soas == 4,
@@ -290,10 +349,9 @@ fn back_to_back_queries_are_served_concurrently_each_whole_and_in_order() {
     for short in [0x4004, 0x5005, 0x2002, 0x8008] {
         assert!(
             got[&short].done_at < got[&0x1001].done_at,
-            "ID {short:#x} waited for the big transfer sent before it"
+            "{over:?}: ID {short:#x} waited for the big transfer sent before it"
         );
     }
-    server.proc.check_running().unwrap();
 }
 
 #[test]
@@ -301,8 +359,8 @@ fn one_transfer_per_connection_answers_in_the_order_sent() {
     let dir = tempfile::tempdir().unwrap();
     let mut server = start(dir.path(), 1);
     let all = queries();
-    let got = pipelined(server.port, &all);
-    check_against_alone(server.port, &all, &got);
+    let got = pipelined(&server, Over::Tls, &all);
+    check_against_alone(&server, &all, &got);
     let mut order: Vec<(usize, u16)> = got
         .iter()
         .map(|(id, s)| (s.done_at.unwrap(), *id))
