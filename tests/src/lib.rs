@@ -338,3 +338,15 @@ pub fn addr(ip: &str, port: u16) -> SocketAddr {
         .parse()
         .unwrap_or_else(|_| format!("[{ip}]:{port}").parse().unwrap())
 }
+
+/// A zone of `records` TXT records `r0`..`rN` (each naming its origin and `tag`) with its SOA at
+/// `serial`, an NS and its glue: what the transfer tests serve and change.
+pub fn txt_zone(origin: &str, serial: u32, records: usize, tag: &str) -> String {
+    let mut t = format!(
+        "$ORIGIN {origin}\n$TTL 300\n@ SOA ns1 hostmaster {serial} 3600 600 86400 300\n@ NS ns1\nns1 A 192.0.2.1\n"
+    );
+    for i in 0..records {
+        t.push_str(&format!("r{i} TXT \"record {i} of {origin} {tag}\"\n"));
+    }
+    t
+}

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use xfr_proto::message::{build_query, skip_questions, write_canonical, Header, Records};
 use xfr_proto::wire::{TYPE_AXFR, TYPE_IXFR, TYPE_SOA};
-use xfrd_tests::{free_port, soa_serial, wait_until, workspace_bin, Proc};
+use xfrd_tests::{free_port, soa_serial, txt_zone as zone_text, wait_until, workspace_bin, Proc};
 
 const BIG: &str = "big.pipe.";
 const BIG_WIRE: &[u8] = b"\x03big\x04pipe\x00";
@@ -26,16 +26,6 @@ const IX: &str = "ix.pipe.";
 const IX_WIRE: &[u8] = b"\x02ix\x04pipe\x00";
 /// Records of the big zone: some 10 MB of AXFR, hundreds of messages, many send batches.
 const BIG_RECORDS: usize = 150_000;
-
-fn zone_text(origin: &str, serial: u32, records: usize, tag: &str) -> String {
-    let mut t = format!(
-        "$ORIGIN {origin}\n$TTL 300\n@ SOA ns1 hostmaster {serial} 3600 600 86400 300\n@ NS ns1\nns1 A 192.0.2.1\n"
-    );
-    for i in 0..records {
-        t.push_str(&format!("r{i} TXT \"record {i} of {origin} {tag}\"\n"));
-    }
-    t
-}
 
 struct Server {
     proc: Proc,

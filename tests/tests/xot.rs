@@ -20,8 +20,8 @@ use xfr_proto::message::{build_query, Header};
 use xfr_proto::wire::{TYPE_AXFR, TYPE_SOA};
 use xfrd_tests::tls::{self, ClientOptions, Pki, SERVER_NAME};
 use xfrd_tests::{
-    canonical_zone, diff_summary, free_port, require_program, soa_serial, wait_until,
-    workspace_bin, Proc,
+    canonical_zone, diff_summary, free_port, require_program, soa_serial, txt_zone as zone_text,
+    wait_until, workspace_bin, Proc,
 };
 
 const OPEN: &str = "open.xot.";
@@ -31,16 +31,6 @@ const PRIVATE_WIRE: &[u8] = b"\x07private\x03xot\x00";
 const PLAIN: &str = "plain.xot.";
 const PLAIN_WIRE: &[u8] = b"\x05plain\x03xot\x00";
 const RCODE_REFUSED: u8 = 5;
-
-fn zone_text(origin: &str, serial: u32, records: usize, tag: &str) -> String {
-    let mut t = format!(
-        "$ORIGIN {origin}\n$TTL 300\n@ SOA ns1 hostmaster {serial} 3600 600 86400 300\n@ NS ns1\nns1 A 192.0.2.1\n"
-    );
-    for i in 0..records {
-        t.push_str(&format!("r{i} TXT \"record {i} of {origin} {tag}\"\n"));
-    }
-    t
-}
 
 struct Server {
     proc: Proc,
