@@ -119,6 +119,20 @@ pub struct LoadArgs {
     /// KiB asked of each read of a transfer (at least 64).
     #[arg(long, default_value_t = load::READ_BUF_BYTES / 1024)]
     pub read_kib: usize,
+    /// axfr, ixfr: transfer over TLS 1.3 (XoT, RFC 9103) with ALPN "dot"; the server's
+    /// certificate is checked against --tls-ca and --tls-name.
+    #[arg(long, requires_all = ["tls_ca", "tls_name"])]
+    pub tls: bool,
+    /// With --tls: PEM file of the CA certificates the server's certificate must chain to.
+    #[arg(long, requires = "tls")]
+    pub tls_ca: Option<PathBuf>,
+    /// With --tls: the name (or IP address) the server's certificate must be valid for.
+    #[arg(long, requires = "tls")]
+    pub tls_name: Option<String>,
+    /// With --tls: one session store for the whole run (4096 entries), so that connections
+    /// after the first resume their sessions (TLS 1.3 tickets) instead of full handshakes.
+    #[arg(long, requires = "tls")]
+    pub tls_resume: bool,
 }
 
 /// The clap command of `xfr-bench`, for the man page and completion generator.

@@ -764,6 +764,7 @@ pub fn run(a: CompareArgs) -> anyhow::Result<()> {
             rcvbuf: load::RCVBUF_BYTES,
             driver: load::Driver::Events,
             client_threads: 0,
+            tls: None,
         };
         // Untimed verified transfers first: they warm caches and give the digests that must
         // agree between servers.

@@ -75,8 +75,9 @@ use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 
 use crate::load::{
-    io_err, next_id, now_unix_s, xfr_query, Ctx, Done, WorkerStats, MAX_FRAME_BYTES,
+    io_err, next_id, now_unix_s, query_frame, xfr_query, Ctx, Done, WorkerStats, MAX_FRAME_BYTES,
 };
+use crate::tls::{Progress, TlsConn, TLS_CARRY_BYTES};
 use crate::xfr::{Step, Transfer, XfrError};
 
 /// The longest one poll waits, so that deadlines and the run's bounds are checked often.
@@ -105,6 +106,9 @@ struct Conn {
     ttfb: Option<Duration>,
     bytes: u64,
     xfr: Transfer,
+    /// XoT: the connection's TLS state, which sends the query itself (`phase` stays
+    /// `Reading`) and carries its own incomplete record and frame.
+    tls: Option<TlsConn>,
 }
 
 /// One of the thread's connections: the transfer in flight (None when the run is over for
@@ -127,8 +131,13 @@ pub(crate) fn worker(ctx: &Ctx, conns: usize, seed: u32) -> WorkerStats {
     };
     let mut events = Events::with_capacity(conns.clamp(16, 1024));
     // The partial frame of a connection goes right before where a read lands, so a frame
-    // split over two reads is contiguous: buf[..MAX_FRAME_BYTES] holds the carried bytes.
-    let mut buf = vec![0u8; MAX_FRAME_BYTES + ctx.cfg.read_bytes];
+    // split over two reads is contiguous: buf[..MAX_FRAME_BYTES] holds the carried bytes
+    // (over TLS: the carried incomplete record, buf[..TLS_CARRY_BYTES]).
+    let carry = match ctx.tls {
+        Some(_) => TLS_CARRY_BYTES,
+        None => MAX_FRAME_BYTES,
+    };
+    let mut buf = vec![0u8; carry + ctx.cfg.read_bytes];
     let mut ids = seed | 1;
     let verify = ctx.cfg.verify;
     let mut slots: Vec<Slot> = (0..conns)
@@ -210,8 +219,13 @@ fn epoll_failed(ctx: &Ctx, st: &mut WorkerStats, e: &std::io::Error, failed: usi
 }
 
 fn timeout_of(slot: &Slot) -> XfrError {
-    match slot.conn.as_ref().map(|c| c.phase) {
-        Some(Phase::Sending { sent: 0 }) => XfrError::Connect("connection timed out".into()),
+    match slot.conn.as_ref() {
+        Some(c) if matches!(c.phase, Phase::Sending { sent: 0 }) => {
+            XfrError::Connect("connection timed out".into())
+        }
+        Some(Conn { tls: Some(t), .. }) if t.handshake().is_none() => {
+            XfrError::Tls("handshake timed out".into())
+        }
         _ => XfrError::Timeout,
     }
 }
@@ -236,11 +250,23 @@ fn start(
     st: &mut WorkerStats,
 ) -> bool {
     // Dropping the stream closes it, which also removes it from the epoll set.
+    if let Some(h) = slot
+        .conn
+        .as_ref()
+        .and_then(|c| c.tls.as_ref())
+        .and_then(TlsConn::handshake)
+    {
+        st.handshake(h);
+    }
     slot.conn = None;
     slot.partial.clear();
     while ctx.claim().is_some() {
         let c = open(ctx, poll, token, next_id(ids)).and_then(|mut c| {
-            send_query(&mut c)?;
+            match c.tls {
+                // The ClientHello, once the connect has finished (a writable event).
+                Some(_) => {}
+                None => send_query(&mut c)?,
+            }
             Ok(c)
         });
         match c {
@@ -273,19 +299,25 @@ fn open(ctx: &Ctx, poll: &Poll, token: usize, id: u16) -> Result<Conn, XfrError>
         )
         .map_err(|e| XfrError::Io(format!("epoll_ctl: {e}")))?;
     let (q, xfr) = xfr_query(ctx, id);
-    let mut frame = Vec::with_capacity(q.len() + 2);
-    frame.extend_from_slice(&(q.len() as u16).to_be_bytes());
-    frame.extend_from_slice(&q);
+    let (query, phase, tls) = match &ctx.tls {
+        Some(t) => (
+            Vec::new(),
+            Phase::Reading,
+            Some(t.connect(query_frame(&q))?),
+        ),
+        None => (query_frame(&q), Phase::Sending { sent: 0 }, None),
+    };
     Ok(Conn {
         stream,
-        phase: Phase::Sending { sent: 0 },
-        query: frame,
+        phase,
+        query,
         t0,
         deadline: t0 + ctx.cfg.timeout,
         now_s: now_unix_s(),
         ttfb: None,
         bytes: 0,
         xfr,
+        tls,
     })
 }
 
@@ -299,6 +331,25 @@ fn progress(
     verify: bool,
     closed: bool,
 ) -> Result<Option<Done>, XfrError> {
+    if let Some(tls) = conn.tls.as_mut() {
+        let now_s = conn.now_s;
+        return match tls.progress(
+            &mut conn.stream,
+            buf,
+            &mut conn.xfr,
+            conn.t0,
+            now_s,
+            verify,
+            closed,
+        )? {
+            Progress::Pending => Ok(None),
+            Progress::Done => Ok(Some(Done {
+                ttfb: tls.first_byte.map(|t| t - conn.t0).unwrap_or_default(),
+                bytes: tls.bytes,
+                outcome: conn.xfr.outcome(),
+            })),
+        };
+    }
     if let Phase::Sending { .. } = conn.phase {
         // No answer can be there before the whole query was sent: it comes with a later event.
         send_query(conn)?;

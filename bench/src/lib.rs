@@ -12,4 +12,5 @@ pub mod load;
 mod procstat;
 mod svg;
 mod sys;
+pub mod tls;
 mod xfr;

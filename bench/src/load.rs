@@ -126,6 +126,8 @@ pub struct LoadConfig {
     pub driver: Driver,
     /// Event driver: client threads (0: one per client core), never more than `concurrency`.
     pub client_threads: usize,
+    /// XoT (RFC 9103): axfr and ixfr over TLS 1.3 (`tls.rs`).
+    pub tls: Option<crate::tls::TlsOptions>,
 }
 
 impl LoadConfig {
@@ -185,6 +187,25 @@ pub struct TsigInfo {
     pub messages_signed: u64,
 }
 
+/// With `--tls`: how the transfers were protected, and the handshakes they took.
+#[derive(Debug, Clone, Serialize)]
+pub struct TlsInfo {
+    /// The name the server's certificate was checked against (`--tls-name`).
+    pub server_name: String,
+    /// Whether one session store served the run, so that connections resumed (`--tls-resume`).
+    pub resumption: bool,
+    /// Finished handshakes, full and resumed (a connection whose handshake failed is in
+    /// `errors`, as `tls` or `connect`).
+    pub handshakes_full: u64,
+    pub handshakes_resumed: u64,
+    /// From the start of connect to the end of the handshake.
+    pub handshake_ms: Percentiles,
+    /// The key exchange group negotiated (e.g. "X25519"; TLS 1.3 resumptions here use one
+    /// too), absent without one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kx_group: Option<String>,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct VerifyInfo {
     pub serial: u32,
@@ -238,6 +259,11 @@ pub struct Report {
     /// Present only when the queries were signed (`--tsig`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tsig: Option<TsigInfo>,
+    /// Present only for transfers over TLS (`--tls`). `bytes_total` and `mb_per_s` count the
+    /// DNS stream inside TLS (length prefixes included), as over plain TCP; `ttfb_ms` is the
+    /// first decrypted response byte.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsInfo>,
 }
 
 fn hist() -> Histogram<u64> {
@@ -258,6 +284,11 @@ pub(crate) struct WorkerStats {
     /// When this worker finished, and its own CPU time (user, system).
     finished: Option<Instant>,
     cpu_s: (f64, f64),
+    /// TLS handshakes finished, full and resumed, their durations, and the group of a full one.
+    tls_full: u64,
+    tls_resumed: u64,
+    handshake: Histogram<u64>,
+    kx: Option<rustls::NamedGroup>,
 }
 
 impl WorkerStats {
@@ -274,7 +305,23 @@ impl WorkerStats {
             signed: 0,
             finished: None,
             cpu_s: (0.0, 0.0),
+            tls_full: 0,
+            tls_resumed: 0,
+            handshake: hist(),
+            kx: None,
         }
+    }
+    /// Count a finished TLS handshake (whatever became of its transfer).
+    pub(crate) fn handshake(&mut self, h: crate::tls::Handshake) {
+        if h.resumed {
+            self.tls_resumed += 1;
+        } else {
+            self.tls_full += 1;
+        }
+        if self.kx.is_none() {
+            self.kx = h.kx;
+        }
+        self.handshake.saturating_record(h.took.as_micros() as u64);
     }
     pub(crate) fn error(&mut self, ctx: &Ctx, e: &XfrError) {
         *self.errors.entry(e.kind()).or_default() += 1;
@@ -321,6 +368,8 @@ pub(crate) struct Ctx<'a> {
     bytes: AtomicU64,
     pub(crate) stop: AtomicBool,
     reference: Mutex<Option<Outcome>>,
+    /// XoT: the run's TLS client, one session store for every connection.
+    pub(crate) tls: Option<crate::tls::TlsClient>,
     /// Handoff mode: the front end's connections to the engine, shared by the threads.
     handoff_pool: Vec<Mutex<Option<xfr_handoff::Client>>>,
 }
@@ -443,11 +492,54 @@ fn one_transfer(ctx: &Ctx, buf: &mut [u8], id: u16) -> Result<Done, XfrError> {
     s.set_nodelay(true).map_err(io_err)?;
     s.set_read_timeout(Some(cfg.timeout)).map_err(io_err)?;
     let (q, xfr) = xfr_query(ctx, id);
+    s.write_all(&query_frame(&q)).map_err(io_err)?;
+    read_response(ctx, &mut s, buf, t0, xfr)
+}
+
+/// One transfer over TLS with a blocking socket: `TlsConn::progress` until the transfer is
+/// done; a read that times out comes back as `Pending`, and the transfer's own timeout ends
+/// it. The handshake is counted whatever became of the transfer.
+fn one_tls_transfer(
+    ctx: &Ctx,
+    tls: &crate::tls::TlsClient,
+    buf: &mut [u8],
+    id: u16,
+    st: &mut WorkerStats,
+) -> Result<Done, XfrError> {
+    let cfg = ctx.cfg;
+    let t0 = Instant::now();
+    let mut s = blocking_connect(&cfg.target, cfg.rcvbuf, cfg.timeout)?;
+    s.set_nodelay(true).map_err(io_err)?;
+    s.set_read_timeout(Some(cfg.timeout)).map_err(io_err)?;
+    let (q, mut xfr) = xfr_query(ctx, id);
+    let mut conn = tls.connect(query_frame(&q))?;
+    let now_s = now_unix_s();
+    let r = loop {
+        match conn.progress(&mut s, buf, &mut xfr, t0, now_s, cfg.verify, false) {
+            Ok(crate::tls::Progress::Done) => break Ok(()),
+            Ok(crate::tls::Progress::Pending) if t0.elapsed() > cfg.timeout => {
+                break Err(XfrError::Timeout)
+            }
+            Ok(crate::tls::Progress::Pending) => {}
+            Err(e) => break Err(e),
+        }
+    };
+    if let Some(h) = conn.handshake() {
+        st.handshake(h);
+    }
+    r.map(|()| Done {
+        ttfb: conn.first_byte.map(|t| t - t0).unwrap_or_default(),
+        bytes: conn.bytes,
+        outcome: xfr.outcome(),
+    })
+}
+
+/// A query with its TCP length prefix (RFC 1035 section 4.2.2; RFC 7858 over TLS).
+pub(crate) fn query_frame(q: &[u8]) -> Vec<u8> {
     let mut frame = Vec::with_capacity(q.len() + 2);
     frame.extend_from_slice(&(q.len() as u16).to_be_bytes());
-    frame.extend_from_slice(&q);
-    s.write_all(&frame).map_err(io_err)?;
-    read_response(ctx, &mut s, buf, t0, xfr)
+    frame.extend_from_slice(q);
+    frame
 }
 
 /// The front end's side of one handoff: connect to our own loopback listener, hand the
@@ -559,7 +651,11 @@ fn read_response(
 
 fn xfr_worker(ctx: &Ctx, seed: u32) -> WorkerStats {
     let mut st = WorkerStats::new();
-    let mut buf = vec![0u8; ctx.cfg.read_bytes.max(MAX_FRAME_BYTES) + MAX_FRAME_BYTES];
+    let carry = match ctx.tls {
+        Some(_) => crate::tls::TLS_CARRY_BYTES,
+        None => MAX_FRAME_BYTES,
+    };
+    let mut buf = vec![0u8; ctx.cfg.read_bytes.max(MAX_FRAME_BYTES) + carry];
     let mut ids = seed | 1;
     // Handoff mode: this thread's front-end listener (engine connections are shared).
     let listener = if ctx.cfg.mode == Mode::Handoff {
@@ -581,7 +677,10 @@ fn xfr_worker(ctx: &Ctx, seed: u32) -> WorkerStats {
                 let pool = &ctx.handoff_pool;
                 one_handoff(ctx, &mut buf, id, l, &pool[seed as usize % pool.len()])
             }
-            None => one_transfer(ctx, &mut buf, id),
+            None => match &ctx.tls {
+                Some(tls) => one_tls_transfer(ctx, tls, &mut buf, id, &mut st),
+                None => one_transfer(ctx, &mut buf, id),
+            },
         };
         match r.and_then(|d| {
             ctx.check_reference(&d.outcome)?;
@@ -719,6 +818,15 @@ fn soa_tcp_worker(ctx: &Ctx, seed: u32) -> WorkerStats {
 /// Run the configured load and return the report.
 pub fn run(cfg: &LoadConfig) -> anyhow::Result<Report> {
     anyhow::ensure!(cfg.concurrency > 0, "--concurrency must be at least 1");
+    anyhow::ensure!(
+        cfg.tls.is_none() || matches!(cfg.mode, Mode::Axfr | Mode::Ixfr { .. }),
+        "--tls applies to axfr and ixfr"
+    );
+    let tls = cfg
+        .tls
+        .as_ref()
+        .map(crate::tls::TlsClient::new)
+        .transpose()?;
     let zone_wire = message::text_to_wire(&cfg.zone)
         .as_deref()
         .and_then(NameBuf::new)
@@ -742,6 +850,7 @@ pub fn run(cfg: &LoadConfig) -> anyhow::Result<Report> {
         bytes: AtomicU64::new(0),
         stop: AtomicBool::new(false),
         reference: Mutex::new(None),
+        tls,
         handoff_pool: (0..cfg.handoff_conns.clamp(1, cfg.concurrency))
             .map(|_| Mutex::new(None))
             .collect(),
@@ -854,7 +963,13 @@ pub fn run(cfg: &LoadConfig) -> anyhow::Result<Report> {
     let mut errors_by_kind = BTreeMap::new();
     let (mut ok, mut bytes, mut messages, mut records, mut signed) = (0u64, 0u64, 0u64, 0u64, 0u64);
     let mut first_error = None;
+    let mut handshake = hist();
+    let (mut tls_full, mut tls_resumed, mut kx) = (0u64, 0u64, None);
     for s in &stats {
+        handshake.add(&s.handshake).expect("same histogram bounds");
+        tls_full += s.tls_full;
+        tls_resumed += s.tls_resumed;
+        kx = kx.or(s.kx);
         ttfb.add(&s.ttfb).expect("same histogram bounds");
         latency.add(&s.latency).expect("same histogram bounds");
         for (k, v) in &s.errors {
@@ -920,6 +1035,14 @@ pub fn run(cfg: &LoadConfig) -> anyhow::Result<Report> {
                 responses_verified: cfg.tsig_verify,
                 messages_signed: signed,
             }),
+        tls: cfg.tls.as_ref().map(|t| TlsInfo {
+            server_name: t.name.clone(),
+            resumption: t.resume,
+            handshakes_full: tls_full,
+            handshakes_resumed: tls_resumed,
+            handshake_ms: Percentiles::from_us(&handshake),
+            kx_group: kx.map(|g| format!("{g:?}")),
+        }),
     })
 }
 
@@ -995,6 +1118,22 @@ impl Report {
                 s,
                 "  verified: serial {}, {} records, digest {}",
                 v.serial, v.records, v.digest
+            );
+        }
+        if let Some(t) = &self.tls {
+            let _ = writeln!(
+                s,
+                "  TLS 1.3 to {} ({}): {} full and {} resumed handshakes, handshake p50 {:.3} ms p99 {:.3} ms{}",
+                t.server_name,
+                if t.resumption { "sessions resumed" } else { "no resumption" },
+                t.handshakes_full,
+                t.handshakes_resumed,
+                t.handshake_ms.p50,
+                t.handshake_ms.p99,
+                t.kx_group
+                    .as_ref()
+                    .map(|g| format!(", key exchange {g}"))
+                    .unwrap_or_default()
             );
         }
         if let Some(t) = &self.tsig {

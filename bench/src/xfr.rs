@@ -54,6 +54,9 @@ pub enum XfrError {
     Tsig(ResponseError),
     /// The engine answered a handoff with this non-zero status.
     HandoffRejected(u8),
+    /// XoT: the TLS handshake or a record failed (a certificate that does not verify, an
+    /// alert from the server, a record that does not decrypt).
+    Tls(String),
 }
 
 impl XfrError {
@@ -85,6 +88,7 @@ impl XfrError {
             XfrError::HandoffRejected(2) => "handoff_overloaded",
             XfrError::HandoffRejected(3) => "handoff_not_served",
             XfrError::HandoffRejected(_) => "handoff_rejected",
+            XfrError::Tls(_) => "tls",
         }
     }
 }
@@ -102,6 +106,7 @@ impl std::fmt::Display for XfrError {
             }
             XfrError::CountMismatch { want, got } => write!(f, "{got} records, expected {want}"),
             XfrError::Tsig(t) => write!(f, "TSIG: {t}"),
+            XfrError::Tls(e) => write!(f, "TLS: {e}"),
             other => f.write_str(other.kind()),
         }
     }

@@ -10,76 +10,9 @@
 mod common;
 
 use common::*;
-use std::path::PathBuf;
-use std::process::{Command, Output};
 
 /// A throwaway key for these tests (base64 of "signed-compare-test-secret").
 const SECRET: &str = "c2lnbmVkLWNvbXBhcmUtdGVzdC1zZWNyZXQ=";
-
-fn xfrd_bin() -> PathBuf {
-    match std::env::var_os("XFR_BENCH_XFRD") {
-        Some(p) => PathBuf::from(p),
-        None => xfrd_tests::workspace_bin("xfrd"),
-    }
-}
-
-struct Run {
-    out: Output,
-    json: Option<serde_json::Value>,
-    md: String,
-    svg: String,
-    /// Records of the large zone's AXFR.
-    records: u64,
-}
-
-/// `compare --servers SERVERS` on a large zone of 800 hosts and a small one of 100, short
-/// runs, with `extra` flags.
-fn compare(servers: &str, extra: &[&str]) -> Run {
-    let dir = tempfile::tempdir().unwrap();
-    let large = dir.path().join("l.zone");
-    let small = dir.path().join("s.zone");
-    let records = write_zone(&large, "l.test.", 800, 11);
-    write_zone(&small, "s.test.", 100, 12);
-    let (json, md, svg) = (
-        dir.path().join("c.json"),
-        dir.path().join("c.md"),
-        dir.path().join("c.svg"),
-    );
-    let port = free_port().to_string();
-    let mut cmd = Command::new(BIN);
-    cmd.args(["compare", "--servers", servers, "--large-repeat", "3"])
-        .args(["--concurrency", "1,4", "--small-transfers", "20"])
-        .args(["--small-duration", "2", "--soa-queries", "200"])
-        .args(["--soa-duration", "2", "--base-port", &port])
-        .arg("--large")
-        .arg(format!("l.test.={}", large.display()))
-        .arg("--small")
-        .arg(format!("s.test.={}", small.display()))
-        .arg("--json")
-        .arg(&json)
-        .arg("--markdown")
-        .arg(&md)
-        .arg("--svg")
-        .arg(&svg)
-        .args(extra);
-    if servers.contains("xfrd") {
-        cmd.arg("--xfrd").arg(xfrd_bin());
-    }
-    let out = cmd.output().unwrap();
-    Run {
-        out,
-        json: std::fs::read_to_string(&json)
-            .ok()
-            .map(|t| serde_json::from_str(&t).unwrap()),
-        md: std::fs::read_to_string(&md).unwrap_or_default(),
-        svg: std::fs::read_to_string(&svg).unwrap_or_default(),
-        records,
-    }
-}
-
-fn stderr(r: &Run) -> String {
-    String::from_utf8_lossy(&r.out.stderr).into_owned()
-}
 
 #[test]
 fn compare_runs_knotd_and_stops_it() {

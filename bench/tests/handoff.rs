@@ -5,12 +5,10 @@
 
 mod common;
 
-use std::net::TcpStream;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use common::*;
-use xfrd_tests::{wait_until, xfrd_with_handoff, Proc};
+use xfrd_tests::{xfrd_with_handoff, Proc};
 
 struct Engine {
     proc: Proc,
@@ -24,12 +22,9 @@ fn start_xfrd() -> Engine {
     let socket = dir.path().join("handoff.sock");
     let port = free_port();
     let cmd = xfrd_with_handoff(dir.path(), port, &socket, 2);
-    let mut proc = Proc::spawn("xfrd", cmd, dir.path().join("xfrd.log")).unwrap();
-    wait_until(Duration::from_secs(60), "xfrd to listen", || {
-        proc.check_running()?;
-        Ok(socket.exists() && TcpStream::connect(("127.0.0.1", port)).is_ok())
-    })
-    .unwrap_or_else(|e| panic!("{e:#}\n{}", proc.log_text()));
+    let proc = spawn_listening("xfrd", cmd, dir.path().join("xfrd.log"), port, || {
+        socket.exists()
+    });
     Engine {
         proc,
         socket,

@@ -5,18 +5,6 @@ mod common;
 use common::*;
 use serde_json::Value;
 
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "bool",
-        Value::Number(n) if n.is_u64() => "uint",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
-}
-
 #[test]
 fn json_report_schema_is_stable() {
     let (port, h) = scripted_server(good_axfr, 3);
@@ -100,7 +88,9 @@ fn json_report_schema_is_stable() {
     h.join().unwrap();
     let j = j.unwrap();
     assert!(j.get("server_cpu_s").is_none() && j.get("server_rss_mib").is_none());
-    // Unsigned: no tsig object at all (added with `--tsig`, absent otherwise).
+    // Unsigned: no tsig object at all (added with `--tsig`, absent otherwise); plain TCP: no
+    // tls object (added with `--tls`; its fields are pinned in xot.rs).
     assert!(j.get("tsig").is_none());
+    assert!(j.get("tls").is_none());
     assert_eq!(kind(&j["verify"]), "null");
 }

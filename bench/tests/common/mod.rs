@@ -5,7 +5,7 @@
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, UdpSocket};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -246,4 +246,105 @@ pub fn stalling_server(
         }
     });
     (port, h)
+}
+
+/// Start `cmd` with its output in `log` and wait (at most 60 s) until it accepts TCP on
+/// 127.0.0.1:`port` and `ready` holds; if it exits or times out, panic with its log.
+pub fn spawn_listening(
+    name: &str,
+    cmd: Command,
+    log: PathBuf,
+    port: u16,
+    ready: impl Fn() -> bool,
+) -> xfrd_tests::Proc {
+    let mut proc = xfrd_tests::Proc::spawn(name, cmd, log).unwrap();
+    let what = format!("{name} to listen on {port}");
+    xfrd_tests::wait_until(Duration::from_secs(60), &what, || {
+        proc.check_running()?;
+        Ok(ready() && std::net::TcpStream::connect(("127.0.0.1", port)).is_ok())
+    })
+    .unwrap_or_else(|e| panic!("{e:#}\n{}", proc.log_text()));
+    proc
+}
+
+/// The JSON type of a report field, as the schema tests pin them ("uint" for non-negative
+/// integers).
+pub fn kind(v: &serde_json::Value) -> &'static str {
+    use serde_json::Value;
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "bool",
+        Value::Number(n) if n.is_u64() => "uint",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+/// The xfrd under test: `XFR_BENCH_XFRD` when set (a build of another tree), else this
+/// workspace's.
+pub fn xfrd_bin() -> PathBuf {
+    match std::env::var_os("XFR_BENCH_XFRD") {
+        Some(p) => PathBuf::from(p),
+        None => xfrd_tests::workspace_bin("xfrd"),
+    }
+}
+
+pub struct Compare {
+    pub out: Output,
+    pub json: Option<serde_json::Value>,
+    pub md: String,
+    pub svg: String,
+    /// Records of the large zone's AXFR.
+    pub records: u64,
+}
+
+/// `compare --servers SERVERS` on a large zone of 800 hosts and a small one of 100, short
+/// runs, with `extra` flags.
+pub fn compare(servers: &str, extra: &[&str]) -> Compare {
+    let dir = tempfile::tempdir().unwrap();
+    let large = dir.path().join("l.zone");
+    let small = dir.path().join("s.zone");
+    let records = write_zone(&large, "l.test.", 800, 11);
+    write_zone(&small, "s.test.", 100, 12);
+    let (json, md, svg) = (
+        dir.path().join("c.json"),
+        dir.path().join("c.md"),
+        dir.path().join("c.svg"),
+    );
+    let port = free_port().to_string();
+    let mut cmd = Command::new(BIN);
+    cmd.args(["compare", "--servers", servers, "--large-repeat", "3"])
+        .args(["--concurrency", "1,4", "--small-transfers", "20"])
+        .args(["--small-duration", "2", "--soa-queries", "200"])
+        .args(["--soa-duration", "2", "--base-port", &port])
+        .arg("--large")
+        .arg(format!("l.test.={}", large.display()))
+        .arg("--small")
+        .arg(format!("s.test.={}", small.display()))
+        .arg("--json")
+        .arg(&json)
+        .arg("--markdown")
+        .arg(&md)
+        .arg("--svg")
+        .arg(&svg)
+        .args(extra);
+    if servers.contains("xfrd") {
+        cmd.arg("--xfrd").arg(xfrd_bin());
+    }
+    let out = cmd.output().unwrap();
+    Compare {
+        out,
+        json: std::fs::read_to_string(&json)
+            .ok()
+            .map(|t| serde_json::from_str(&t).unwrap()),
+        md: std::fs::read_to_string(&md).unwrap_or_default(),
+        svg: std::fs::read_to_string(&svg).unwrap_or_default(),
+        records,
+    }
+}
+
+pub fn stderr(r: &Compare) -> String {
+    String::from_utf8_lossy(&r.out.stderr).into_owned()
 }

@@ -1,0 +1,249 @@
+//! XoT (RFC 9103) in the harness, against a real xfrd with a `[[tls]]` listener and a CA made
+//! for the test (xfrd-tests' `tls::make_pki`): `axfr --tls` transfers the whole zone with
+//! both drivers, with `--tls-resume` the connections after the first resume their sessions
+//! (the counts are in the report), TSIG and `--verify` work inside TLS, a wrong `--tls-name`
+//! fails every transfer with the certificate's reason; `compare --tls` runs xfrd and named
+//! over TLS (knotd is skipped with its reason).
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::*;
+use xfrd_tests::tls::{make_pki, Pki, SERVER_NAME};
+use xfrd_tests::Proc;
+
+const OPEN: &str = "open.xot.";
+const SIGNED: &str = "signed.xot.";
+/// A throwaway key (base64 of "xot-bench-test-secret").
+const KEY: &str = "xot-key.:hmac-sha256:eG90LWJlbmNoLXRlc3Qtc2VjcmV0";
+
+/// The server, its TLS port and PKI, and the records of an AXFR of OPEN.
+struct Xfrd {
+    tls_port: u16,
+    pki: Pki,
+    records: u64,
+    /// Held until the test ends: the process (killed on drop) and its folder.
+    _held: (Proc, tempfile::TempDir),
+}
+
+/// xfrd with a plain and a TLS listener: OPEN under the default ACL (loopback, any
+/// transport), SIGNED only over TLS with the key.
+fn start_xfrd() -> Xfrd {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let pki = make_pki(&d.join("pki")).unwrap();
+    let records = write_zone(&d.join("open.zone"), OPEN, 2000, 3);
+    write_zone(&d.join("signed.zone"), SIGNED, 300, 4);
+    let (port, tls_port) = (free_port(), free_port());
+    let conf = d.join("xfrd.toml");
+    std::fs::write(&conf, config(d, port, tls_port, &pki)).unwrap();
+    let mut cmd = Command::new(xfrd_bin());
+    cmd.arg("serve").arg("--config").arg(&conf);
+    let proc = spawn_listening("xfrd", cmd, d.join("xfrd.log"), tls_port, || true);
+    Xfrd {
+        tls_port,
+        pki,
+        records,
+        _held: (proc, dir),
+    }
+}
+
+fn config(d: &Path, port: u16, tls_port: u16, pki: &Pki) -> String {
+    let (name, secret) = {
+        let mut p = KEY.split(':');
+        (p.next().unwrap(), p.nth(1).unwrap())
+    };
+    format!(
+        "listen = [\"127.0.0.1:{port}\"]\ncores = 1\nstore_dir = \"{dir}/stores\"\n\
+         [[tls]]\nlisten = [\"127.0.0.1:{tls_port}\"]\ncert = \"{cert}\"\nkey = \"{key}\"\n\
+         [[key]]\nname = \"{name}\"\nalgorithm = \"hmac-sha256\"\nsecret = \"{secret}\"\n\
+         [[zone]]\norigin = \"{OPEN}\"\nfile = \"{dir}/open.zone\"\n\
+         [[zone]]\norigin = \"{SIGNED}\"\nfile = \"{dir}/signed.zone\"\n\
+         allow_transfer = [{{ address = \"127.0.0.0/8\", key = \"{name}\", transport = \"tls\" }}]\n",
+        dir = d.display(),
+        cert = pki.cert.display(),
+        key = pki.key.display(),
+    )
+}
+
+/// `axfr` over TLS to `x` with `extra` flags; the report must be there.
+fn axfr_tls(x: &Xfrd, name: &str, extra: &[&str]) -> (std::process::Output, serde_json::Value) {
+    let target = format!("127.0.0.1:{}", x.tls_port);
+    let ca = x.pki.ca.display().to_string();
+    let mut args = vec![
+        "axfr",
+        "--target",
+        &target,
+        "--tls",
+        "--tls-ca",
+        &ca,
+        "--tls-name",
+        name,
+        "--timeout",
+        "10",
+    ];
+    args.extend_from_slice(extra);
+    let (out, j) = run_bench(&args);
+    let j = j.unwrap_or_else(|| panic!("no report: {}", String::from_utf8_lossy(&out.stderr)));
+    (out, j)
+}
+
+#[test]
+fn axfr_over_tls_resumes_sessions_with_both_drivers() {
+    let x = start_xfrd();
+    let records = x.records.to_string();
+    for driver in ["events", "threads"] {
+        let (out, j) = axfr_tls(
+            &x,
+            SERVER_NAME,
+            &[
+                "--zone",
+                OPEN,
+                "--transfers",
+                "24",
+                "--concurrency",
+                "4",
+                "--driver",
+                driver,
+                "--verify",
+                "--expect-records",
+                &records,
+                "--tls-resume",
+                "--fail-on-error",
+            ],
+        );
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{driver}: {text}\n{j}");
+        assert_eq!(j["transfers"], 24, "{driver}: {j}");
+        assert_eq!(j["errors"], 0, "{driver}: {j}");
+        assert_eq!(j["verify"]["records"], x.records, "{driver}");
+        let t = &j["tls"];
+        assert_eq!(t["server_name"], SERVER_NAME);
+        assert_eq!(t["resumption"], true);
+        let (full, resumed) = (
+            t["handshakes_full"].as_u64().unwrap(),
+            t["handshakes_resumed"].as_u64().unwrap(),
+        );
+        assert_eq!(full + resumed, 24, "{driver}: {t}");
+        // At most one full handshake per connection: the first of each, before any ticket.
+        assert!((1..=4).contains(&full), "{driver}: {t}");
+        assert!(resumed >= 20, "{driver}: {t}");
+        assert_eq!(t["kx_group"], "X25519", "{driver}: {t}");
+        // The tls object's schema (an interface, as the rest of the report: json_schema.rs).
+        for (k, want) in [
+            ("server_name", "string"),
+            ("resumption", "bool"),
+            ("handshakes_full", "uint"),
+            ("handshakes_resumed", "uint"),
+            ("handshake_ms", "object"),
+            ("kx_group", "string"),
+        ] {
+            assert_eq!(kind(&t[k]), want, "{k}: {t}");
+        }
+        for p in ["p50", "p90", "p99", "p999", "max"] {
+            assert!(t["handshake_ms"][p].is_number(), "{p}: {t}");
+        }
+        assert!(text.contains("resumed handshakes"), "{text}");
+    }
+    // Without --tls-resume every handshake is a full one.
+    let (out, j) = axfr_tls(
+        &x,
+        SERVER_NAME,
+        &["--zone", OPEN, "--transfers", "6", "--fail-on-error"],
+    );
+    assert!(out.status.success(), "{j}");
+    assert_eq!(j["tls"]["handshakes_full"], 6, "{j}");
+    assert_eq!(j["tls"]["handshakes_resumed"], 0, "{j}");
+    assert_eq!(j["tls"]["resumption"], false, "{j}");
+}
+
+#[test]
+fn tsig_and_ixfr_inside_tls() {
+    let x = start_xfrd();
+    // Signed, every MAC verified, the zone allowed over TLS only.
+    let (out, j) = axfr_tls(
+        &x,
+        SERVER_NAME,
+        &[
+            "--zone",
+            SIGNED,
+            "--transfers",
+            "5",
+            "--concurrency",
+            "2",
+            "--tsig",
+            KEY,
+            "--verify",
+            "--fail-on-error",
+        ],
+    );
+    assert!(out.status.success(), "{j}");
+    assert_eq!(j["transfers"], 5, "{j}");
+    assert_eq!(j["tsig"]["responses_verified"], true, "{j}");
+    assert_eq!(j["tsig"]["messages_signed"], j["messages_total"], "{j}");
+    // Without the key: refused inside TLS, after a handshake that worked.
+    let (_, j) = axfr_tls(&x, SERVER_NAME, &["--zone", SIGNED, "--transfers", "2"]);
+    assert_eq!(j["transfers"], 0, "{j}");
+    assert_eq!(j["errors_by_kind"]["rcode_refused"], 2, "{j}");
+    assert_eq!(j["tls"]["handshakes_full"], 2, "{j}");
+    // IXFR from serial 0: an AXFR-style answer, also by IP address as the name.
+    let target = format!("127.0.0.1:{}", x.tls_port);
+    let ca = x.pki.ca.display().to_string();
+    let (out, j) = run_bench(&[
+        "ixfr",
+        "--target",
+        &target,
+        "--zone",
+        OPEN,
+        "--serial",
+        "0",
+        "--tls",
+        "--tls-ca",
+        &ca,
+        "--tls-name",
+        "127.0.0.1",
+        "--transfers",
+        "3",
+        "--verify",
+        "--fail-on-error",
+    ]);
+    let j = j.unwrap();
+    assert!(out.status.success(), "{j}");
+    assert_eq!(j["mode"], "ixfr");
+    assert_eq!(j["verify"]["records"], x.records, "{j}");
+}
+
+#[test]
+fn wrong_tls_name_fails_with_the_certificate_reason() {
+    let x = start_xfrd();
+    for driver in ["events", "threads"] {
+        let (out, j) = axfr_tls(
+            &x,
+            "other.test",
+            &[
+                "--zone",
+                OPEN,
+                "--transfers",
+                "3",
+                "--driver",
+                driver,
+                "--fail-on-error",
+            ],
+        );
+        assert_eq!(out.status.code(), Some(1), "{driver}: {j}");
+        assert_eq!(j["transfers"], 0, "{driver}: {j}");
+        assert_eq!(j["errors_by_kind"]["tls"], 3, "{driver}: {j}");
+        let e = j["first_error"].as_str().unwrap();
+        assert!(
+            e.starts_with("TLS: invalid peer certificate") && e.contains("other.test"),
+            "{driver}: {e}"
+        );
+        assert_eq!(j["tls"]["handshakes_full"], 0, "{driver}: {j}");
+    }
+    // Flags that go together: --tls needs the CA and the name.
+    let (out, _) = run_bench(&["axfr", "--zone", OPEN, "--tls", "--tls-name", "x"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--tls-ca"));
+}
