@@ -93,6 +93,24 @@ pub fn xfrd_with_handoff(dir: &Path, port: u16, socket: &Path, cores: usize) -> 
     cmd
 }
 
+/// Starts `xfrd serve --config CONF` with its output in `log`, and returns once it answers SOA
+/// for `origin` on 127.0.0.1:`port` (60 s at most; the error carries its log).
+pub fn xfrd_from_config(conf: &Path, log: PathBuf, port: u16, origin: &str) -> Result<Proc> {
+    let mut cmd = Command::new(workspace_bin("xfrd"));
+    cmd.args(["serve", "--config"]).arg(conf);
+    let mut proc = Proc::spawn("xfrd", cmd, log)?;
+    let serving = |p: &mut Proc| -> Result<bool> {
+        p.check_running()?;
+        Ok(soa_serial("127.0.0.1", port, origin).is_some())
+    };
+    match wait_until(Duration::from_secs(60), "xfrd to answer SOA", || {
+        serving(&mut proc)
+    }) {
+        Ok(()) => Ok(proc),
+        Err(e) => Err(e.context(proc.log_text())),
+    }
+}
+
 /// A zone of exactly `records` records for `origin`, written by `xfr-zone gen --seed SEED`
 /// into `dir`; returns its path.
 pub fn generated_zone(origin: &str, records: usize, seed: u64, dir: &Path) -> PathBuf {

@@ -6,12 +6,17 @@
 //! `action: transfer` to serve AXFR; nsd 4.6 needs `database: ""` or it keeps zones in
 //! /var/lib/nsd/nsd.db between runs; named 9.18 as a secondary refuses RRsets of more than 100
 //! records unless `max-records-per-type 0` is set.
+//!
+//! XoT secondaries ([`Role::XotSecondary`], RFC 9103): named 9.18 with a `tls` clause
+//! (`ca-file`, `remote-hostname`) named in its `primaries`; nsd 4.6 with `tls-cert-bundle:` (the
+//! CA) in `server:` and a `tls-auth:` clause (`auth-domain-name:`) named at the end of its
+//! `request-xfr:`. knotd 3.2 is not configured for XoT here.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 
 use crate::{require_program, soa_serial, wait_until, Proc};
 
@@ -49,9 +54,20 @@ pub enum Role<'a> {
         primary_ip: &'a str,
         primary_port: u16,
     },
+    /// A secondary that transfers `zone` over TLS (XoT) from `primary_ip`:`tls_port`,
+    /// checking that the primary's certificate is signed by `ca` and names `server_name`.
+    XotSecondary {
+        primary_ip: &'a str,
+        tls_port: u16,
+        ca: &'a Path,
+        server_name: &'a str,
+    },
     /// A primary that serves `zonefile`.
     Primary { zonefile: &'a Path },
 }
+
+/// The name of the TLS settings in the peers' configurations (named `tls`, nsd `tls-auth:`).
+const XOT_TLS_NAME: &str = "xot-primary";
 
 /// A TSIG key as the peers' configurations name it.
 #[derive(Clone, Debug)]
@@ -119,14 +135,24 @@ pub fn start_with(
     std::fs::create_dir_all(dir)?;
     let zone_bare = zone.trim_end_matches('.');
     let zonefile = dir.join(format!("{zone_bare}.zone"));
-    let (primary, is_secondary) = match role {
+    let (primary, is_secondary, xot) = match role {
         Role::Secondary {
             primary_ip,
             primary_port,
-        } => ((primary_ip.to_string(), primary_port), true),
+        } => ((primary_ip.to_string(), primary_port), true, None),
+        Role::XotSecondary {
+            primary_ip,
+            tls_port,
+            ca,
+            server_name,
+        } => (
+            (primary_ip.to_string(), tls_port),
+            true,
+            Some((ca.display().to_string(), server_name)),
+        ),
         Role::Primary { zonefile: src } => {
             std::fs::copy(src, &zonefile).with_context(|| format!("copy {}", src.display()))?;
-            ((String::new(), 0), false)
+            ((String::new(), 0), false, None)
         }
     };
     let conf = dir.join("peer.conf");
@@ -136,6 +162,9 @@ pub fn start_with(
     let key = opts.tsig.as_ref();
     match peer {
         Peer::Knot => {
+            if xot.is_some() {
+                bail!("knotd as an XoT secondary is not configured by this harness");
+            }
             // knotd keeps its journal there: without it an IXFR cannot be stored and knotd
             // falls back to AXFR ("failed to store changes (not exists)").
             std::fs::create_dir_all(dir.join("db"))?;
@@ -177,9 +206,19 @@ pub fn start_with(
                 )
             });
             let key_name = key.map_or("NOKEY".to_string(), |k| k.name.clone());
+            let (tls_server, tls_auth, tls_ref) = xot.as_ref().map_or_else(
+                || (String::new(), String::new(), String::new()),
+                |(ca, name)| {
+                    (
+                        format!("    tls-cert-bundle: \"{ca}\"\n"),
+                        format!("tls-auth:\n    name: \"{XOT_TLS_NAME}\"\n    auth-domain-name: \"{name}\"\n"),
+                        format!(" {XOT_TLS_NAME}"),
+                    )
+                },
+            );
             let zone_part = if is_secondary {
                 format!(
-                    "    request-xfr: {}@{} {key_name}\n    allow-notify: {} NOKEY\n    provide-xfr: 127.0.0.0/8 NOKEY\n    provide-xfr: ::1 NOKEY\n",
+                    "    request-xfr: {}@{} {key_name}{tls_ref}\n    allow-notify: {} NOKEY\n    provide-xfr: 127.0.0.0/8 NOKEY\n    provide-xfr: ::1 NOKEY\n",
                     primary.0, primary.1, primary.0
                 )
             } else {
@@ -191,8 +230,8 @@ pub fn start_with(
                     "server:\n    ip-address: {ip}@{port}\n    database: \"\"\n    zonesdir: \"{d}\"\n\
                      username: \"\"\n    chroot: \"\"\n    pidfile: \"{d}/nsd.pid\"\n    xfrdfile: \"{d}/xfrd.state\"\n\
                      zonelistfile: \"{d}/zone.list\"\n    xfrdir: \"{d}\"\n    logfile: \"{d}/nsd.log\"\n    verbosity: 2\n\
-                     server-count: 1\n\
-                     remote-control:\n    control-enable: no\n{key_part}\
+                     server-count: 1\n{tls_server}\
+                     remote-control:\n    control-enable: no\n{key_part}{tls_auth}\
                      zone:\n    name: {zone}\n    zonefile: \"{zf}\"\n{zone_part}"
                 ),
             )?;
@@ -206,9 +245,18 @@ pub fn start_with(
                 )
             });
             let primary_key = key.map_or(String::new(), |k| format!(" key \"{}\"", k.name));
+            let (tls_part, primary_tls) = xot.as_ref().map_or_else(
+                || (String::new(), String::new()),
+                |(ca, name)| {
+                    (
+                        format!("tls {XOT_TLS_NAME} {{ ca-file \"{ca}\"; remote-hostname \"{name}\"; }};\n"),
+                        format!(" tls {XOT_TLS_NAME}"),
+                    )
+                },
+            );
             let zone_part = if is_secondary {
                 format!(
-                    "{key_part}zone \"{zone}\" {{ type secondary; primaries {{ {} port {}{primary_key}; }}; file \"{zf}\"; }};\n",
+                    "{key_part}{tls_part}zone \"{zone}\" {{ type secondary; primaries {{ {} port {}{primary_key}{primary_tls}; }}; file \"{zf}\"; }};\n",
                     primary.0, primary.1
                 )
             } else {
