@@ -26,6 +26,18 @@
 //! transfers sign their queries; they verify the responses only with `--verify`, because the
 //! client's HMAC runs at the server's speed and would otherwise bound what it measures. SOA
 //! queries stay unsigned. Without `--tsig` the configs and outputs are what they always were.
+//!
+//! Over TLS (`--tls`, XoT, RFC 9103): a CA and a server certificate for `TLS_SERVER_NAME` and
+//! 127.0.0.1 are made with rcgen in the work folder; each server gets a TLS listener on its own
+//! port (`--base-port` + the number of servers + its index) besides its plain one: xfrd a
+//! `[[tls]]` table (and `transport = "any"` in its keyed ACL with `--tsig`), named a `tls`
+//! statement and `listen-on port T tls xfr-bench`, nsd `tls-port`, `tls-service-key`,
+//! `tls-service-pem` and an `ip-address` on that port (nsd serves TLS only on interfaces whose
+//! port is the tls-port). knotd 3.2 has no XoT server and is skipped, saying so. The untimed
+//! verified AXFRs, the large zone and the small zone run over TLS, the small zone twice: every
+//! connection with a full handshake, then with one session store for the run (resumed
+//! handshakes); SOA queries stay on UDP, and the handoff workload (plain TCP by nature) is not
+//! run.
 
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
@@ -51,6 +63,8 @@ const STOP_GRACE: Duration = Duration::from_secs(5);
 /// How long to wait before quoting a server's log after a failed transfer: xfrd's serving
 /// cores write their log lines in batches, up to 100 ms after the event (engine/CONFIG.md).
 const LOG_FLUSH_WAIT: Duration = Duration::from_millis(300);
+/// The name in the server certificate of `--tls` runs (with 127.0.0.1 as an IP address).
+const TLS_SERVER_NAME: &str = "xfr-bench.test";
 
 #[derive(Args, Clone)]
 pub struct CompareArgs {
@@ -128,6 +142,56 @@ pub struct CompareArgs {
     /// work too, and may bound the throughput).
     #[arg(long)]
     verify: bool,
+    /// Run the transfers over TLS (XoT, RFC 9103): a CA and server certificate are made in the
+    /// work folder, each server gets a TLS listener, knotd (no XoT server) is skipped, and the
+    /// small zone runs with full and with resumed handshakes.
+    #[arg(long)]
+    tls: bool,
+}
+
+/// The PEM files of a `--tls` run, in the work folder.
+#[derive(Debug, Clone, Serialize)]
+struct Certs {
+    ca: PathBuf,
+    cert: PathBuf,
+    key: PathBuf,
+}
+
+/// A CA, and a server certificate for `TLS_SERVER_NAME` and 127.0.0.1 that it signed (P-256
+/// keys), written as PEM into `dir`.
+fn make_certs(dir: &Path) -> anyhow::Result<Certs> {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
+    std::fs::create_dir_all(dir)?;
+    let ca_key = KeyPair::generate().context("CA key")?;
+    let mut ca = CertificateParams::default();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+    ca.distinguished_name
+        .push(DnType::CommonName, "xfr-bench compare CA");
+    let ca = ca.self_signed(&ca_key).context("CA certificate")?;
+    let key = KeyPair::generate().context("server key")?;
+    let names = vec![TLS_SERVER_NAME.to_string(), "127.0.0.1".to_string()];
+    let cert = CertificateParams::new(names)?
+        .signed_by(&key, &ca, &ca_key)
+        .context("server certificate")?;
+    let certs = Certs {
+        ca: dir.join("ca.pem"),
+        cert: dir.join("server-cert.pem"),
+        key: dir.join("server-key.pem"),
+    };
+    for (path, pem) in [
+        (&certs.ca, ca.pem()),
+        (&certs.cert, cert.pem()),
+        (&certs.key, key.serialize_pem()),
+    ] {
+        write(path, pem)?;
+    }
+    Ok(certs)
+}
+
+/// A server's TLS listener in a `--tls` run.
+struct TlsListen<'a> {
+    port: u16,
+    certs: &'a Certs,
 }
 
 /// A TSIG key as the servers' configs spell it, from a `--tsig` value.
@@ -340,22 +404,35 @@ fn server_command(
     port: u16,
     zones: &[Zone],
     key: Option<&KeySpec>,
+    tls: Option<&TlsListen>,
 ) -> anyhow::Result<Command> {
     let d = dir.display();
     let mut cmd = Command::new(bin);
     match name {
         "xfrd" => {
             cmd.arg("serve");
+            let mut conf = String::new();
+            if let Some(t) = tls {
+                conf.push_str(&format!(
+                    "[[tls]]\nlisten = [\"127.0.0.1:{}\"]\ncert = \"{}\"\nkey = \"{}\"\n\n",
+                    t.port,
+                    t.certs.cert.display(),
+                    t.certs.key.display()
+                ));
+            }
             if let Some(k) = key {
-                // The --zone zones below take the default ACL, [acl].
-                write(
-                    &dir.join("xfrd.toml"),
-                    format!(
-                        "[[key]]\nname = \"{}\"\nalgorithm = \"{}\"\nsecret = \"{}\"\n\n\
-                         [acl]\nallow_transfer = [{{ address = \"127.0.0.0/8\", key = \"{}\" }}]\n",
-                        k.name, k.algorithm, k.secret, k.name
-                    ),
-                )?;
+                // The --zone zones below take the default ACL, [acl]; a rule covers plain TCP
+                // only unless it names its transport.
+                let transport = if tls.is_some() { "any" } else { "tcp" };
+                conf.push_str(&format!(
+                    "[[key]]\nname = \"{}\"\nalgorithm = \"{}\"\nsecret = \"{}\"\n\n\
+                     [acl]\nallow_transfer = [{{ address = \"127.0.0.0/8\", key = \"{}\", \
+                     transport = \"{transport}\" }}]\n",
+                    k.name, k.algorithm, k.secret, k.name
+                ));
+            }
+            if !conf.is_empty() {
+                write(&dir.join("xfrd.toml"), conf)?;
                 cmd.arg("--config").arg(dir.join("xfrd.toml"));
             }
             cmd.arg("--listen")
@@ -403,8 +480,19 @@ fn server_command(
             cmd.arg("-c").arg(dir.join("knot.conf"));
         }
         "nsd" => {
+            // TLS only on the interfaces whose port is the tls-port.
+            let tls_conf = match tls {
+                Some(t) => format!(
+                    "    ip-address: 127.0.0.1@{p}\n    tls-port: {p}\n    \
+                     tls-service-key: \"{}\"\n    tls-service-pem: \"{}\"\n",
+                    t.certs.key.display(),
+                    t.certs.cert.display(),
+                    p = t.port
+                ),
+                None => String::new(),
+            };
             let mut c = format!(
-                "server:\n    ip-address: 127.0.0.1@{port}\n    database: \"\"\n    zonesdir: \"{d}\"\n\
+                "server:\n    ip-address: 127.0.0.1@{port}\n{tls_conf}    database: \"\"\n    zonesdir: \"{d}\"\n\
                  \x20   username: \"\"\n    chroot: \"\"\n    pidfile: \"{d}/nsd.pid\"\n\
                  \x20   xfrdfile: \"{d}/xfrd.state\"\n    zonelistfile: \"{d}/zone.list\"\n\
                  \x20   xfrdir: \"{d}\"\n    logfile: \"{d}/nsd.log\"\n    verbosity: 1\n\
@@ -442,8 +530,23 @@ fn server_command(
                 ),
                 None => (String::new(), "127.0.0.0/8;".to_string()),
             };
+            let (tls_def, tls_listen) = match tls {
+                Some(t) => (
+                    format!(
+                        "tls xfr-bench {{ cert-file \"{}\"; key-file \"{}\"; }};\n",
+                        t.certs.cert.display(),
+                        t.certs.key.display()
+                    ),
+                    format!(
+                        "  listen-on port {} tls xfr-bench {{ 127.0.0.1; }};\n",
+                        t.port
+                    ),
+                ),
+                None => (String::new(), String::new()),
+            };
             let mut c = format!(
-                "{keys}options {{\n  directory \"{d}\";\n  listen-on port {port} {{ 127.0.0.1; }};\n\
+                "{keys}{tls_def}options {{\n  directory \"{d}\";\n  listen-on port {port} {{ 127.0.0.1; }};\n\
+                 {tls_listen}\
                  \x20 listen-on-v6 {{ none; }};\n  pid-file \"{d}/named.pid\";\n\
                  \x20 session-keyfile \"{d}/session.key\";\n  managed-keys-directory \"{d}\";\n\
                  \x20 recursion no;\n  notify no;\n  dnssec-validation no;\n\
@@ -505,6 +608,13 @@ struct ServerResult {
     /// Median of the single large AXFRs, in ms.
     large_axfr_median_ms: f64,
     small: Vec<Report>,
+    /// With --tls: the small zone again at the same levels with session resumption (`small`
+    /// then has a full handshake per connection).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    small_resumed: Vec<Report>,
+    /// With --tls: the port of the server's TLS listener.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tls_port: Option<u16>,
     /// The small zone through handoff protocol v1 (xfr-bench as the front end), at the same
     /// concurrency levels; only for a server that takes handoffs (xfrd).
     small_handoff: Vec<Report>,
@@ -544,6 +654,18 @@ struct CompareReport {
     /// Present only for a signed run (--tsig).
     #[serde(skip_serializing_if = "Option::is_none")]
     tsig: Option<SignedRun>,
+    /// Present only for a run over TLS (--tls).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tls: Option<TlsRun>,
+}
+
+/// How a `--tls` run was protected.
+#[derive(Serialize)]
+struct TlsRun {
+    /// The name the certificates were checked against.
+    server_name: &'static str,
+    /// The PEM files made for the run (in the work folder).
+    certs: Certs,
 }
 
 #[derive(Serialize)]
@@ -694,6 +816,17 @@ pub fn run(a: CompareArgs) -> anyhow::Result<()> {
     };
     let zones = vec![large.clone(), small.clone()];
     let timeout = Duration::from_secs_f64(a.timeout);
+    let certs = match a.tls {
+        true => Some(make_certs(&work.path.join("tls"))?),
+        false => None,
+    };
+    let tls_opts = |resume: bool| {
+        certs.as_ref().map(|c| crate::tls::TlsOptions {
+            ca: c.ca.clone(),
+            name: TLS_SERVER_NAME.to_string(),
+            resume,
+        })
+    };
 
     let mut results = Vec::new();
     let mut skipped = Vec::new();
@@ -707,6 +840,14 @@ pub fn run(a: CompareArgs) -> anyhow::Result<()> {
             skipped.push(format!("{name} (binary not found)"));
             continue;
         };
+        if a.tls && name == "knotd" {
+            // Knot DNS serves DNS over QUIC from 3.3 on and XoT not at all (3.2 here).
+            let why = "knotd (no XoT server in Knot DNS 3.2: it serves zone transfers over \
+                       plain TCP only)";
+            eprintln!("== {name}: skipped over TLS: {why}");
+            skipped.push(why.to_string());
+            continue;
+        }
         let version = match name.as_str() {
             "nsd" => version_of(&bin, &["-v"]),
             "named" => version_of(&bin, &["-v"]),
@@ -714,14 +855,35 @@ pub fn run(a: CompareArgs) -> anyhow::Result<()> {
         };
         let port = a.base_port + i as u16;
         let target: SocketAddr = ([127, 0, 0, 1], port).into();
+        let tls_listen = certs.as_ref().map(|c| TlsListen {
+            port: a.base_port + (a.servers.len() + i) as u16,
+            certs: c,
+        });
+        // The transfers go to the TLS listener; readiness and SOA queries to the plain one.
+        let xfr_target: SocketAddr = match &tls_listen {
+            Some(t) => ([127, 0, 0, 1], t.port).into(),
+            None => target,
+        };
         let dir = work.path.join(name);
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir)?;
         eprintln!(
-            "== {name} ({version}) on {target}, pinned to core {}",
+            "== {name} ({version}) on {target}{}, pinned to core {}",
+            tls_listen
+                .as_ref()
+                .map(|t| format!(" (TLS on {})", t.port))
+                .unwrap_or_default(),
             a.server_core
         );
-        let cmd = server_command(name, &bin, &dir, port, &zones, server_key.as_ref())?;
+        let cmd = server_command(
+            name,
+            &bin,
+            &dir,
+            port,
+            &zones,
+            server_key.as_ref(),
+            tls_listen.as_ref(),
+        )?;
         let t_start = Instant::now();
         let mut server = start_pinned(name, cmd, a.server_core, dir.join("server.log"))?;
         // Ready when it answers SOA for both zones; bounded.
@@ -729,7 +891,11 @@ pub fn run(a: CompareArgs) -> anyhow::Result<()> {
             if let Ok(Some(st)) = server.child.try_wait() {
                 bail!("{name} exited ({st}) while loading:\n{}", server.log_tail());
             }
-            if zones.iter().all(|z| answers_soa(target, &z.origin)) {
+            let tls_up = || {
+                tls_listen.is_none()
+                    || TcpStream::connect_timeout(&xfr_target, Duration::from_millis(200)).is_ok()
+            };
+            if zones.iter().all(|z| answers_soa(target, &z.origin)) && tls_up() {
                 break;
             }
             if t_start.elapsed() > READY_TIMEOUT {
@@ -745,7 +911,7 @@ pub fn run(a: CompareArgs) -> anyhow::Result<()> {
         eprintln!("   ready in {load_s:.2} s (load average {loadavg_start})");
         let base = LoadConfig {
             mode: Mode::Axfr,
-            target,
+            target: xfr_target,
             zone: large.origin.clone(),
             concurrency: 1,
             transfers: 1,
@@ -764,7 +930,7 @@ pub fn run(a: CompareArgs) -> anyhow::Result<()> {
             rcvbuf: load::RCVBUF_BYTES,
             driver: load::Driver::Events,
             client_threads: 0,
-            tls: None,
+            tls: tls_opts(false),
         };
         // Untimed verified transfers first: they warm caches and give the digests that must
         // agree between servers.
@@ -844,43 +1010,56 @@ pub fn run(a: CompareArgs) -> anyhow::Result<()> {
             vl.verify.as_ref().map(|v| v.records).unwrap_or(0),
             large_axfr_median_ms
         );
-        let mut small_reports = Vec::new();
-        for &c in &a.concurrency {
-            let r = load::run(&LoadConfig {
-                zone: small.origin.clone(),
-                concurrency: c,
-                transfers: a.small_transfers,
-                duration: Duration::from_secs_f64(a.small_duration),
-                ..timed.clone()
-            })?;
-            eprintln!(
-                "   AXFR small c={c}: {:.0}/s p99 {:.1} ms, {} errors",
-                r.transfers_per_s, r.latency_ms.p99, r.errors
-            );
-            small_reports.push(r);
-        }
+        // The small zone at each concurrency level; over TLS twice: a full handshake on every
+        // connection, then with one session store for the run (resumed handshakes).
+        // One level of the small zone: at most --small-transfers or --small-duration.
+        let small_level = |c: usize| LoadConfig {
+            zone: small.origin.clone(),
+            concurrency: c,
+            transfers: a.small_transfers,
+            duration: Duration::from_secs_f64(a.small_duration),
+            ..timed.clone()
+        };
+        let small_levels = |tls: Option<crate::tls::TlsOptions>, what: &str| {
+            let mut reports = Vec::new();
+            for &c in &a.concurrency {
+                let r = load::run(&LoadConfig {
+                    tls: tls.clone(),
+                    ..small_level(c)
+                })?;
+                let handshakes = r.tls.as_ref().map_or(String::new(), |t| {
+                    format!(
+                        ", handshakes {} full {} resumed",
+                        t.handshakes_full, t.handshakes_resumed
+                    )
+                });
+                eprintln!(
+                    "   AXFR small c={c}{what}: {:.0}/s p99 {:.1} ms, {} errors{handshakes}",
+                    r.transfers_per_s, r.latency_ms.p99, r.errors
+                );
+                reports.push(r);
+            }
+            anyhow::Ok(reports)
+        };
+        let small_reports = small_levels(tls_opts(false), "")?;
+        let small_resumed = match a.tls {
+            true => small_levels(tls_opts(true), ", TLS resumed")?,
+            false => Vec::new(),
+        };
         let mut small_handoff = Vec::new();
         let mut small_direct_threads = Vec::new();
         let sock = dir.join("handoff.sock");
-        if name == "xfrd" && sock.exists() {
+        if name == "xfrd" && sock.exists() && !a.tls {
             for &c in &a.concurrency {
                 let d = load::run(&LoadConfig {
-                    zone: small.origin.clone(),
-                    concurrency: c,
-                    transfers: a.small_transfers,
-                    duration: Duration::from_secs_f64(a.small_duration),
                     driver: load::Driver::Threads,
-                    ..timed.clone()
+                    ..small_level(c)
                 })?;
                 small_direct_threads.push(d);
                 let r = load::run(&LoadConfig {
                     mode: Mode::Handoff,
-                    zone: small.origin.clone(),
-                    concurrency: c,
-                    transfers: a.small_transfers,
-                    duration: Duration::from_secs_f64(a.small_duration),
                     handoff_socket: Some(sock.clone()),
-                    ..timed.clone()
+                    ..small_level(c)
                 })?;
                 eprintln!(
                     "   AXFR small by handoff c={c}: {:.0}/s p99 {:.1} ms, {} errors",
@@ -891,12 +1070,14 @@ pub fn run(a: CompareArgs) -> anyhow::Result<()> {
         }
         let soa_udp = load::run(&LoadConfig {
             mode: Mode::Soa { tcp: false },
+            target,
             zone: small.origin.clone(),
             concurrency: a.soa_concurrency,
             transfers: a.soa_queries,
             duration: Duration::from_secs_f64(a.soa_duration),
             timeout: Duration::from_secs(1),
             tsig: None,
+            tls: None,
             verify: false,
             ..base.clone()
         })?;
@@ -918,6 +1099,8 @@ pub fn run(a: CompareArgs) -> anyhow::Result<()> {
             large_axfr,
             large_axfr_median_ms,
             small: small_reports,
+            small_resumed,
+            tls_port: tls_listen.as_ref().map(|t| t.port),
             small_handoff,
             small_direct_threads,
             soa_udp,
@@ -957,6 +1140,10 @@ pub fn run(a: CompareArgs) -> anyhow::Result<()> {
                 .and(server_key.as_ref())
                 .map(|k| format!("{} ({})", k.name, k.algorithm)),
         }),
+        tls: certs.as_ref().map(|c| TlsRun {
+            server_name: TLS_SERVER_NAME,
+            certs: c.clone(),
+        }),
     };
     let md = markdown(&report, &a, t_all.elapsed());
     println!("{md}");
@@ -983,6 +1170,11 @@ fn chart_data(r: &CompareReport, a: &CompareArgs) -> crate::svg::Data {
                 .as_ref()
                 .map(|t| format!(", TSIG {}", t.algorithm))
                 .unwrap_or_default()
+                + if r.tls.is_some() {
+                    ", over TLS (full handshakes)"
+                } else {
+                    ""
+                }
         ),
         servers: r.servers.iter().map(|s| s.name.clone()).collect(),
         concurrency: a.concurrency.clone(),
@@ -1097,6 +1289,19 @@ fn markdown(r: &CompareReport, a: &CompareArgs, took: Duration) -> String {
         }
         let _ = writeln!(s);
     }
+    if let Some(t) = &r.tls {
+        let _ = writeln!(
+            s,
+            "Over TLS (XoT, RFC 9103): every AXFR on a TLS 1.3 connection with ALPN \"dot\", \
+             the server certificate (made for the run, name `{}`) checked against the run's CA; \
+             the client is rustls (ring provider, X25519 first), one connection per transfer. \
+             The small zone ran twice per level: a full handshake on every connection, then \
+             with one session store for the run (TLS 1.3 tickets; the first connection of each \
+             client thread or so is full). SOA queries stay on UDP.",
+            t.server_name
+        );
+        let _ = writeln!(s);
+    }
     let _ = writeln!(s, "Command: `{}`", r.command);
     let _ = writeln!(s);
     let _ = writeln!(
@@ -1132,7 +1337,10 @@ fn markdown(r: &CompareReport, a: &CompareArgs, took: Duration) -> String {
     let f2 = |v: f64| format!("{v:.2}");
     let f3 = |v: f64| format!("{v:.3}");
     let srv = &r.servers;
-    let large_name = format!("AXFR {} records", srv[0].large_records);
+    let large_name = match r.tls {
+        Some(_) => format!("XoT AXFR {} records", srv[0].large_records),
+        None => format!("AXFR {} records", srv[0].large_records),
+    };
     row(
         &mut s,
         "start",
@@ -1209,56 +1417,90 @@ fn markdown(r: &CompareReport, a: &CompareArgs, took: Duration) -> String {
         srv.iter().map(|x| x.large_axfr.client_cpu_s).collect(),
         &f3,
     );
-    for (i, c) in a.concurrency.iter().enumerate() {
-        let w = format!("AXFR 10k-zone, c={c}");
-        let get = |f: &dyn Fn(&Report) -> f64| {
-            srv.iter()
-                .map(|x| x.small.get(i).map(f).unwrap_or(0.0))
-                .collect::<Vec<f64>>()
-        };
-        row(&mut s, &w, "transfers/s", get(&|r| r.transfers_per_s), &f0);
-        row(
-            &mut s,
-            &w,
-            "latency p50, ms",
-            get(&|r| r.latency_ms.p50),
-            &f2,
-        );
-        row(
-            &mut s,
-            &w,
-            "latency p99, ms",
-            get(&|r| r.latency_ms.p99),
-            &f2,
-        );
-        row(
-            &mut s,
-            &w,
-            "latency max, ms",
-            get(&|r| r.latency_ms.max),
-            &f1,
-        );
-        // Runs end at a transfer count or a duration, so CPU is compared per transfer.
-        let per_ms = |cpu: f64, r: &Report| {
-            if r.transfers > 0 {
-                cpu * 1000.0 / r.transfers as f64
-            } else {
-                0.0
+    // Over TLS the small zone ran twice: a full handshake per connection, then resumed.
+    type Set = fn(&ServerResult) -> &Vec<Report>;
+    let sets: Vec<(&str, Set)> = if r.tls.is_some() {
+        vec![
+            (", full handshakes", |x| &x.small),
+            (", resumed", |x| &x.small_resumed),
+        ]
+    } else {
+        vec![("", |x| &x.small)]
+    };
+    let proto = if r.tls.is_some() { "XoT" } else { "AXFR" };
+    for (label, set) in sets {
+        for (i, c) in a.concurrency.iter().enumerate() {
+            let w = format!("{proto} 10k-zone, c={c}{label}");
+            let get = |f: &dyn Fn(&Report) -> f64| {
+                srv.iter()
+                    .map(|x| set(x).get(i).map(f).unwrap_or(0.0))
+                    .collect::<Vec<f64>>()
+            };
+            row(&mut s, &w, "transfers/s", get(&|r| r.transfers_per_s), &f0);
+            row(
+                &mut s,
+                &w,
+                "latency p50, ms",
+                get(&|r| r.latency_ms.p50),
+                &f2,
+            );
+            row(
+                &mut s,
+                &w,
+                "latency p99, ms",
+                get(&|r| r.latency_ms.p99),
+                &f2,
+            );
+            row(
+                &mut s,
+                &w,
+                "latency max, ms",
+                get(&|r| r.latency_ms.max),
+                &f1,
+            );
+            // Runs end at a transfer count or a duration, so CPU is compared per transfer.
+            let per_ms = |cpu: f64, r: &Report| {
+                if r.transfers > 0 {
+                    cpu * 1000.0 / r.transfers as f64
+                } else {
+                    0.0
+                }
+            };
+            row(
+                &mut s,
+                &w,
+                "server CPU per transfer, ms",
+                get(&|r| per_ms(r.server_cpu_s.unwrap_or(0.0), r)),
+                &f3,
+            );
+            let _ = write!(s, "| {w} | client CPU per transfer, ms; errors |");
+            for x in srv {
+                match set(x).get(i) {
+                    Some(r) => {
+                        let _ = write!(s, " {:.3}; {} |", per_ms(r.client_cpu_s, r), r.errors);
+                    }
+                    None => {
+                        let _ = write!(s, " – |");
+                    }
+                }
             }
-        };
-        row(
-            &mut s,
-            &w,
-            "server CPU per transfer, ms",
-            get(&|r| per_ms(r.server_cpu_s.unwrap_or(0.0), r)),
-            &f3,
-        );
-        let _ = write!(s, "| {w} | client CPU per transfer, ms; errors |");
-        for x in srv {
-            let r = &x.small[i];
-            let _ = write!(s, " {:.3}; {} |", per_ms(r.client_cpu_s, r), r.errors);
+            let _ = writeln!(s);
+            if r.tls.is_some() {
+                let _ = write!(s, "| {w} | handshakes full / resumed; p50 ms |");
+                for x in srv {
+                    let t = set(x).get(i).and_then(|r| r.tls.as_ref());
+                    let _ = match t {
+                        Some(t) => write!(
+                            s,
+                            " {} / {}; {:.2} |",
+                            t.handshakes_full, t.handshakes_resumed, t.handshake_ms.p50
+                        ),
+                        None => write!(s, " – |"),
+                    };
+                }
+                let _ = writeln!(s);
+            }
         }
-        let _ = writeln!(s);
     }
     row(
         &mut s,
@@ -1344,6 +1586,9 @@ fn markdown(r: &CompareReport, a: &CompareArgs, took: Duration) -> String {
         for (i, c) in a.concurrency.iter().enumerate() {
             if let Some(r) = x.small.get(i) {
                 runs.push((format!("10k c={c}"), r));
+            }
+            if let Some(r) = x.small_resumed.get(i) {
+                runs.push((format!("10k c={c} resumed"), r));
             }
         }
         runs.push(("SOA UDP".into(), &x.soa_udp));

@@ -3,7 +3,8 @@
 //! both drivers, with `--tls-resume` the connections after the first resume their sessions
 //! (the counts are in the report), TSIG and `--verify` work inside TLS, a wrong `--tls-name`
 //! fails every transfer with the certificate's reason; `compare --tls` runs xfrd and named
-//! over TLS (knotd is skipped with its reason).
+//! over TLS, signed and verified, with full and resumed handshakes (knotd is skipped with its
+//! reason).
 
 mod common;
 
@@ -246,4 +247,78 @@ fn wrong_tls_name_fails_with_the_certificate_reason() {
     let (out, _) = run_bench(&["axfr", "--zone", OPEN, "--tls", "--tls-name", "x"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--tls-ca"));
+}
+
+#[test]
+fn compare_over_tls_runs_xfrd_and_named_and_skips_knotd() {
+    for p in ["named", "knotd", "taskset"] {
+        if require_program(p).is_none() {
+            return;
+        }
+    }
+    // Signed too: xfrd's keyed ACL must name transport "any" to cover TLS.
+    let r = compare("xfrd,knotd,named", &["--tls", "--verify", "--tsig", KEY]);
+    assert!(r.out.status.success(), "{}", stderr(&r));
+    let err = stderr(&r);
+    assert!(
+        err.contains("== knotd: skipped over TLS: knotd (no XoT server"),
+        "{err}"
+    );
+    let j = r.json.as_ref().unwrap();
+    assert_eq!(j["tls"]["server_name"], "xfr-bench.test", "{j}");
+    assert!(j["skipped"][0]
+        .as_str()
+        .unwrap()
+        .starts_with("knotd (no XoT"));
+    let servers = j["servers"].as_array().unwrap();
+    assert_eq!(servers.len(), 2, "{j}");
+    for s in servers {
+        let name = s["name"].as_str().unwrap();
+        assert_eq!(s["large_records"], r.records, "{name}");
+        assert!(s["tls_port"].is_u64(), "{name}");
+        let how = s["unsigned_refused"].as_str().unwrap();
+        assert!(how.starts_with("rcode_"), "{name}: {how}");
+        assert_eq!(
+            s["large_signed"]["signed"], s["large_signed"]["messages"],
+            "{name}"
+        );
+        // Every timed transfer over TLS, checked in full (--verify), and the handshakes
+        // counted: full ones in `small`, resumed ones in `small_resumed`.
+        assert_eq!(s["large_axfr"]["tls"]["handshakes_full"], 1, "{name}");
+        for (set, resumed) in [("small", false), ("small_resumed", true)] {
+            let runs = s[set].as_array().unwrap();
+            assert_eq!(runs.len(), 2, "{name} {set}");
+            for t in runs {
+                assert_eq!(t["errors"], 0, "{name} {set}: {t}");
+                let n = t["transfers"].as_u64().unwrap();
+                assert!(n > 0, "{name} {set}");
+                let tls = &t["tls"];
+                assert_eq!(tls["resumption"], resumed, "{name} {set}");
+                let full = tls["handshakes_full"].as_u64().unwrap();
+                let res = tls["handshakes_resumed"].as_u64().unwrap();
+                assert_eq!(full + res, n, "{name} {set}: {tls}");
+                if resumed {
+                    assert!(res > 0 && full <= 4, "{name} {set}: {tls}");
+                } else {
+                    assert_eq!(res, 0, "{name} {set}: {tls}");
+                }
+            }
+        }
+        // SOA queries stay on UDP.
+        assert!(s["soa_udp"].get("tls").is_none(), "{name}");
+        assert_eq!(s["soa_udp"]["errors"], 0, "{name}");
+    }
+    let md = &r.md;
+    assert!(md.contains("| workload | metric | xfrd | named |"), "{md}");
+    assert!(md.contains("Over TLS (XoT, RFC 9103)"), "{md}");
+    assert!(
+        md.contains("| XoT 10k-zone, c=4, resumed | transfers/s |"),
+        "{md}"
+    );
+    assert!(md.contains("handshakes full / resumed"), "{md}");
+    assert!(md.contains("skipped: knotd (no XoT server"), "{md}");
+    assert!(
+        md.contains("large zone agree") && md.contains("small zone agree"),
+        "{md}"
+    );
 }
