@@ -103,9 +103,9 @@ fn axfr_over_tls_resumes_sessions_with_both_drivers() {
                 "--zone",
                 OPEN,
                 "--transfers",
-                "24",
+                "96",
                 "--concurrency",
-                "4",
+                "16",
                 "--driver",
                 driver,
                 "--verify",
@@ -117,7 +117,7 @@ fn axfr_over_tls_resumes_sessions_with_both_drivers() {
         );
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(out.status.success(), "{driver}: {text}\n{j}");
-        assert_eq!(j["transfers"], 24, "{driver}: {j}");
+        assert_eq!(j["transfers"], 96, "{driver}: {j}");
         assert_eq!(j["errors"], 0, "{driver}: {j}");
         assert_eq!(j["verify"]["records"], x.records, "{driver}");
         let t = &j["tls"];
@@ -127,10 +127,11 @@ fn axfr_over_tls_resumes_sessions_with_both_drivers() {
             t["handshakes_full"].as_u64().unwrap(),
             t["handshakes_resumed"].as_u64().unwrap(),
         );
-        assert_eq!(full + resumed, 24, "{driver}: {t}");
-        // At most one full handshake per connection: the first of each, before any ticket.
-        assert!((1..=4).contains(&full), "{driver}: {t}");
-        assert!(resumed >= 20, "{driver}: {t}");
+        assert_eq!(full + resumed, 96, "{driver}: {t}");
+        // At most one full handshake per connection: the first of each, before any ticket
+        // (more connections than rustls's memory cache keeps tickets for one name, 8).
+        assert!((1..=16).contains(&full), "{driver}: {t}");
+        assert!(resumed >= 80, "{driver}: {t}");
         assert_eq!(t["kx_group"], "X25519", "{driver}: {t}");
         // The tls object's schema (an interface, as the rest of the report: json_schema.rs).
         for (k, want) in [
