@@ -46,14 +46,14 @@ use std::sync::Arc;
 
 use xfr_proto::query::{parse_query, Query};
 use xfr_proto::response::{
-    soa_expire_s, write_error_response, write_rcode_response, write_soa_answer,
-    write_stored_answer, zone_answer_opt_bytes, ResponseOpt, OPT_BYTES,
+    add_padding_option, padding_len, soa_expire_s, write_error_response, write_rcode_response,
+    write_soa_answer, write_stored_answer, zone_answer_opt_bytes, ResponseOpt, OPT_BYTES,
 };
 use xfr_proto::tsig::{self, NameBuf, RequestRefusal, ResponseSigner, VerifiedRequest};
 use xfr_proto::wire::{
-    read_u16, CLASS_IN, FLAG_AA, FLAG_TC, HEADER_BYTES, MESSAGE_BYTES_MAX, OPCODE_NOTIFY,
-    RCODE_BADVERS, RCODE_NOTAUTH, RCODE_NOTIMP, RCODE_REFUSED, RCODE_SERVFAIL, TYPE_AXFR,
-    TYPE_IXFR, TYPE_SOA,
+    read_u16, CLASS_IN, EDNS_OPTION_HEADER_BYTES, FLAG_AA, FLAG_TC, HEADER_BYTES,
+    MESSAGE_BYTES_MAX, OPCODE_NOTIFY, RCODE_BADVERS, RCODE_NOTAUTH, RCODE_NOTIMP, RCODE_REFUSED,
+    RCODE_SERVFAIL, TYPE_AXFR, TYPE_IXFR, TYPE_SOA,
 };
 
 use crate::zones::{Zone, ZoneSet};
@@ -78,6 +78,9 @@ pub struct Request<'a> {
     pub transfers_full: bool,
     /// Seconds since the Unix epoch: TSIG time checks and signatures.
     pub now_s: u64,
+    /// The listener pads (XoT, `[[tls]] padding`): answers to a query with a Padding option
+    /// are padded to a multiple of this many bytes (RFC 7830, RFC 8467 section 4.1); 0: never.
+    pub pad_block: usize,
 }
 
 /// What a transfer sends.
@@ -112,6 +115,9 @@ pub struct TransferStart {
     /// asked): write it with [`ResponseOpt::write`] and give it to the cursor
     /// (`TransferCursor::with_opt`), which puts it after the first body, before any TSIG.
     pub opt: Option<ResponseOpt>,
+    /// Every message is padded to a multiple of this many bytes (the query asked for padding
+    /// on a listener that pads); 0: none. Give it, and `opt`, to `TransferCursor::with_padding`.
+    pub pad_block: usize,
 }
 
 /// Why a request was refused, for the (rate-limited) log line.
@@ -159,15 +165,19 @@ enum Signing<'r, 'k> {
     UnsignedError(tsig::TsigRecord<'r>, u16),
 }
 
-/// Truncates the reply in `out[..len]` for UDP when it (with its TSIG) does not fit, then
-/// appends the TSIG record. `opt_len`: bytes of the OPT record that ends the reply (0: none),
+/// Truncates the reply in `out[..len]` for UDP when it (with its TSIG) does not fit, pads it
+/// when `pad_block` is set (its OPT gets a Padding option that brings the reply, TSIG included,
+/// to a multiple of `pad_block` bytes, or as near as `out` has room for), then appends the TSIG
+/// record. `opt_len`: bytes of the OPT record that ends the reply (0: none, and no padding),
 /// kept when truncating. Returns the final length, or `None` when `out` is too small.
+#[allow(clippy::too_many_arguments)]
 fn finish(
     out: &mut [u8],
     mut len: usize,
     question_len: usize,
     opt_len: usize,
     limit: usize,
+    pad_block: usize,
     signing: Signing<'_, '_>,
     now_s: u64,
 ) -> Option<usize> {
@@ -188,6 +198,20 @@ fn finish(
         out[6..10].fill(0);
         out[10..12].copy_from_slice(&((opt_len > 0) as u16).to_be_bytes());
         len = keep + opt_len;
+    }
+    if pad_block > 0 && opt_len > 0 {
+        let head = len + EDNS_OPTION_HEADER_BYTES;
+        let room = out
+            .len()
+            .saturating_sub(head + tsig_len.max(tsig::RR_BYTES_MAX));
+        if let Some(pad) = padding_len(head + tsig_len, pad_block) {
+            let pad = pad.min(room);
+            if head + pad + tsig_len <= limit {
+                add_padding_option(out, len - opt_len, opt_len, pad);
+                out[head..head + pad].fill(0);
+                len = head + pad;
+            }
+        }
     }
     if out.len() < len + tsig::RR_BYTES_MAX {
         return (matches!(signing, Signing::None)).then_some(len);
@@ -230,6 +254,12 @@ pub fn answer(zones: &ZoneSet, req: &Request<'_>, out: &mut [u8]) -> Answer {
         Transport::Tcp | Transport::Tls => MESSAGE_BYTES_MAX,
     };
     let qlen = q.question.len();
+    // RFC 7830 section 4: a query with a Padding option gets a padded answer (on a listener
+    // that pads); others none.
+    let pad = match q.edns {
+        Some(e) if e.padding => req.pad_block,
+        _ => 0,
+    };
     // Bytes of the OPT that ends an error reply, and a served zone's answer (EXPIRE).
     let rcode_opt = q.edns.map_or(0, |_| OPT_BYTES);
     let zone_opt = zone_answer_opt_bytes(q.edns.as_ref());
@@ -283,7 +313,7 @@ pub fn answer(zones: &ZoneSet, req: &Request<'_>, out: &mut [u8]) -> Answer {
                     }
                     _ => Signing::UnsignedError(rr, tsig::TSIG_ERROR_BADSIG),
                 };
-                return match finish(out, len, qlen, rcode_opt, limit, signing, req.now_s) {
+                return match finish(out, len, qlen, rcode_opt, limit, pad, signing, req.now_s) {
                     Some(len) => Answer::Reply {
                         len,
                         rcode: RCODE_NOTAUTH.into(),
@@ -310,7 +340,7 @@ pub fn answer(zones: &ZoneSet, req: &Request<'_>, out: &mut [u8]) -> Answer {
             Some(s) => Signing::Signed(s),
             None => Signing::None,
         };
-        match finish(out, len, qlen, opt_len, limit, signing, req.now_s) {
+        match finish(out, len, qlen, opt_len, limit, pad, signing, req.now_s) {
             Some(len) => Answer::Reply {
                 len,
                 rcode,
@@ -434,6 +464,7 @@ pub fn answer(zones: &ZoneSet, req: &Request<'_>, out: &mut [u8]) -> Answer {
                 opt: q
                     .edns
                     .map(|e| ResponseOpt::zone_answer(&e, soa_expire_s(zone.store.soa_rdata()))),
+                pad_block: pad,
             })
         }
         _ => {
@@ -533,6 +564,7 @@ mod tests {
             peer: peer.parse().unwrap(),
             transfers_full: full,
             now_s: NOW,
+            pad_block: 0,
         };
         let a = answer(set, &req, &mut out);
         let bytes = match &a {
@@ -764,6 +796,7 @@ mod tests {
             peer: "127.0.0.1".parse().unwrap(),
             transfers_full: false,
             now_s: NOW,
+            pad_block: 0,
         };
         let Answer::Reply { len: full, .. } = answer(&set, &req, &mut out) else {
             panic!("a reply")
@@ -786,6 +819,7 @@ mod tests {
             pq.question.len(),
             0,
             full - 40,
+            0,
             Signing::Signed(&mut signer),
             NOW,
         )
@@ -866,6 +900,86 @@ mod tests {
         .0
         {
             Answer::Transfer(t) => assert_eq!(t.opt, None),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// Asks over TLS on a listener padding to `block`.
+    fn ask_padded(set: &ZoneSet, q: &[u8], block: usize) -> (Answer, Vec<u8>) {
+        let mut out = [0u8; 1408];
+        let req = Request {
+            msg: q,
+            transport: Transport::Tls,
+            peer: "127.0.0.1".parse().unwrap(),
+            transfers_full: false,
+            now_s: NOW,
+            pad_block: block,
+        };
+        let a = answer(set, &req, &mut out);
+        let bytes = match &a {
+            Answer::Reply { len, .. } => out[..*len].to_vec(),
+            _ => Vec::new(),
+        };
+        (a, bytes)
+    }
+
+    #[test]
+    fn padding_asked_for_on_a_padding_listener_pads_to_the_block() {
+        let (_dir, set) = zones(Acl::loopback());
+        // A Padding option (12) in the query, beside EXPIRE.
+        let padded = with_opt(
+            query(TYPE_SOA, CLASS_IN, None),
+            0,
+            &[0, 12, 0, 0, 0, 9, 0, 0],
+        );
+        for block in [468, 128, 1] {
+            let (a, out) = ask_padded(&set, &padded, block);
+            assert_eq!(rcode_of(&a), Some(0));
+            assert_eq!(out.len() % block, 0, "{} bytes, block {block}", out.len());
+            assert_eq!(read_u16(&out, 10), 1, "ARCOUNT: the OPT");
+            // The OPT: EXPIRE, then Padding of zeros ending the message.
+            let unpadded = ask(&set, &padded, Transport::Tcp, "127.0.0.1", false).1;
+            let opt_at = unpadded.len() - 19;
+            assert_eq!(&out[..opt_at], &unpadded[..opt_at]);
+            let rdlen = read_u16(&out, opt_at + 9) as usize;
+            assert_eq!(opt_at + 11 + rdlen, out.len());
+            assert_eq!(read_u16(&out, opt_at + 19), 12, "Padding after EXPIRE");
+            assert_eq!(
+                read_u16(&out, opt_at + 21) as usize,
+                out.len() - opt_at - 23
+            );
+            assert!(out[opt_at + 23..].iter().all(|&b| b == 0));
+        }
+        // Errors too.
+        let refused = with_opt(query(666, CLASS_IN, None), 0, &[0, 12, 0, 0]);
+        let (a, out) = ask_padded(&set, &refused, 468);
+        assert_eq!(rcode_of(&a), Some(RCODE_REFUSED.into()));
+        assert_eq!(out.len(), 468);
+        // Not asked for, or a listener that does not pad: no padding.
+        let plain = with_opt(query(TYPE_SOA, CLASS_IN, None), 0, &[]);
+        assert_eq!(
+            ask_padded(&set, &plain, 468).1,
+            ask(&set, &plain, Transport::Tcp, "127.0.0.1", false).1
+        );
+        let (_, out) = ask_padded(&set, &padded, 0);
+        assert!(out.len() < 468);
+        // Signed: the TSIG counted in the block, the MAC over the padded reply.
+        let k = key();
+        let (q, mac) = signed(padded.clone(), &k, NOW);
+        let (_, out) = ask_padded(&set, &q, 468);
+        assert_eq!(out.len(), 468);
+        assert_eq!(read_u16(&out, 10), 2, "OPT and TSIG");
+        let mut v = ResponseVerifier::new(&k, mac, UnsignedRun::None);
+        v.verify(&out, NOW).unwrap();
+        // A transfer learns its block.
+        let axfr = with_opt(query(TYPE_AXFR, CLASS_IN, None), 0, &[0, 12, 0, 0]);
+        match ask_padded(&set, &axfr, 468).0 {
+            Answer::Transfer(t) => assert_eq!((t.pad_block, t.opt.is_some()), (468, true)),
+            other => panic!("{other:?}"),
+        }
+        let axfr = with_opt(query(TYPE_AXFR, CLASS_IN, None), 0, &[]);
+        match ask_padded(&set, &axfr, 468).0 {
+            Answer::Transfer(t) => assert_eq!(t.pad_block, 0),
             other => panic!("{other:?}"),
         }
     }
@@ -954,6 +1068,7 @@ mod tests {
             pq.question.len(),
             19,
             len,
+            0,
             Signing::Signed(&mut signer),
             NOW,
         )

@@ -102,6 +102,20 @@ pub struct TlsFileConfig {
     /// TLS); absent: no client certificate asked for.
     #[serde(default)]
     pub client_ca: Option<PathBuf>,
+    /// EDNS padding (RFC 7830) of answers to queries that carry a Padding option.
+    #[serde(default = "default_true")]
+    pub padding: bool,
+    /// The block length answers are padded to (RFC 8467 section 4.1 recommends 468).
+    #[serde(default = "default_padding_block")]
+    pub padding_block: usize,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+fn default_padding_block() -> usize {
+    xfr_proto::wire::PADDING_BLOCK_RESPONSES
 }
 
 /// One XoT listener, resolved (file paths relative to the config file's folder).
@@ -111,6 +125,9 @@ pub struct TlsListenerConfig {
     pub cert: PathBuf,
     pub key: PathBuf,
     pub client_ca: Option<PathBuf>,
+    /// Answers to queries with a Padding option are padded to a multiple of this many bytes;
+    /// 0: no padding (`padding = false`).
+    pub pad_block: usize,
 }
 
 /// `[metrics]`: the Prometheus endpoint.
@@ -584,13 +601,34 @@ pub fn resolve(cli: &CliOverrides) -> Result<Config> {
             if listen.contains(&a) && a.port() != 0 {
                 bail!("{what}: {a} is also a plain DNS listen address");
             }
+            // Listeners bind with SO_REUSEPORT: a second bind of the same address would succeed
+            // and the kernel would spread connections over both.
+            if a.port() != 0 {
+                if let Some(j) = tls
+                    .iter()
+                    .position(|o: &TlsListenerConfig| o.listen.contains(&a))
+                {
+                    bail!("{what}: {a} is also a listen address of tls[{j}]");
+                }
+                if addrs.contains(&a) {
+                    bail!("{what}: {a} is listed twice");
+                }
+            }
             addrs.push(a);
+        }
+        let max = xfr_proto::wire::PADDING_BLOCK_MAX;
+        if !(1..=max).contains(&t.padding_block) {
+            bail!(
+                "{what}: padding_block {} is not between 1 and {max} (468 is RFC 8467's)",
+                t.padding_block
+            );
         }
         tls.push(TlsListenerConfig {
             listen: addrs,
             cert: base.join(&t.cert),
             key: base.join(&t.key),
             client_ca: t.client_ca.as_ref().map(|c| base.join(c)),
+            pad_block: if t.padding { t.padding_block } else { 0 },
         });
     }
     let limits = file.limits;
@@ -727,6 +765,37 @@ mod tests {
         assert_eq!((c.handoff_mode, c.handoff_uids), (0o660, vec![1000]));
         let e = resolve_text("handoff_mode = 0o4755\n").unwrap_err();
         assert!(e.to_string().contains("handoff_mode"), "{e:#}");
+    }
+
+    #[test]
+    fn tls_listeners_padding_and_addresses() {
+        let tls = |extra: &str| {
+            format!(
+                "listen = [\"127.0.0.1:5300\"]\n[[tls]]\nlisten = [\"127.0.0.1:8530\"]\n\
+                 cert = \"c.pem\"\nkey = \"k.pem\"\n{extra}"
+            )
+        };
+        let c = resolve_text(&tls("")).unwrap();
+        assert_eq!(c.tls[0].pad_block, 468, "padding on, RFC 8467's block");
+        let c = resolve_text(&tls("padding = false\n")).unwrap();
+        assert_eq!(c.tls[0].pad_block, 0);
+        let c = resolve_text(&tls("padding_block = 128\n")).unwrap();
+        assert_eq!(c.tls[0].pad_block, 128);
+        for bad in ["padding_block = 0\n", "padding_block = 5000\n"] {
+            let e = format!("{:#}", resolve_text(&tls(bad)).unwrap_err());
+            assert!(e.contains("tls[0]: padding_block"), "{e}");
+        }
+        let twice = "[[tls]]\nlisten = [\"127.0.0.1:8530\"]\ncert = \"c.pem\"\nkey = \"k.pem\"\n";
+        let e = format!("{:#}", resolve_text(&tls(twice)).unwrap_err());
+        assert!(
+            e.contains("tls[1]: 127.0.0.1:8530 is also a listen address of tls[0]"),
+            "{e}"
+        );
+        let e = resolve_text(&tls("").replace(":8530\"]", ":5300\"]")).unwrap_err();
+        assert!(
+            format!("{e:#}").contains("also a plain DNS listen address"),
+            "{e:#}"
+        );
     }
 
     #[test]

@@ -54,7 +54,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use io_uring::{cqueue, opcode, squeue, types, IoUring};
-use xfr_proto::cursor::{MessageSource, Signing, TransferCursor, EXTRA_PIECES_MAX, PREFIX_BYTES};
+use xfr_proto::cursor::{
+    MessageSource, Signing, TransferCursor, EXTRA_PIECES_MAX, PAD_HEAD_BYTES, PREFIX_BYTES,
+};
 use xfr_proto::framing::{consume, frame, write_length_prefix, LENGTH_PREFIX_BYTES};
 use xfr_proto::notify::is_notify_response;
 use xfr_proto::response::OPT_BYTES_MAX;
@@ -81,8 +83,9 @@ pub const SEND_MESSAGES_MAX: usize = 64;
 pub const RECV_BYTES: usize = 2048;
 /// Reply buffer: length prefix + header + largest question + SOA RR with the largest RDATA
 /// (two 255-byte names + 20) + OPT with EXPIRE = 2 + 12 + 259 + 12 + 530 + 19 = 834, plus the
-/// longest TSIG record (`tsig::RR_BYTES_MAX`, 364).
-pub const REPLY_BYTES: usize = 1280;
+/// longest TSIG record (`tsig::RR_BYTES_MAX`, 364) = 1198; over XoT, padded to the next
+/// multiple of 468 (RFC 8467's block): 1404. Larger padding blocks pad as far as it holds.
+pub const REPLY_BYTES: usize = 1408;
 /// Pieces per message in a SENDMSG: prefix, question, body, and the TSIG record when signed
 /// (the first message of a transfer may add its OPT: `EXTRA_PIECES_MAX` more per batch).
 pub const PIECES_PER_MESSAGE_MAX: usize = 4;
@@ -111,11 +114,18 @@ pub const TLS_BATCH_BYTES: usize = 128 * 1024;
 /// bytes per 16 KiB record) and room for a session ticket or an alert; what does not fit
 /// stays in rustls until the next send.
 pub const TLS_OUT_BYTES: usize = TLS_BATCH_BYTES + 8 * 1024;
-/// Pieces of one TLS batch (as on plain TCP: a SENDMSG's worth).
-const TLS_PIECES_MAX: usize = PIECES_PER_MESSAGE_MAX * SEND_MESSAGES_MAX + EXTRA_PIECES_MAX;
+/// Pieces of one TLS batch (as on plain TCP: a SENDMSG's worth), and a padded transfer's two
+/// more per message (its OPT and the zeros).
+const TLS_PIECES_MAX: usize = (PIECES_PER_MESSAGE_MAX + 2) * SEND_MESSAGES_MAX + EXTRA_PIECES_MAX;
 
 const _: () = assert!(
     REPLY_BYTES >= 2 + 12 + QUESTION_BYTES_MAX + 12 + 530 + OPT_BYTES_MAX + tsig::RR_BYTES_MAX
+);
+const _: () = assert!(
+    REPLY_BYTES
+        >= 2 + (12 + QUESTION_BYTES_MAX + 12 + 530 + OPT_BYTES_MAX + 4 + tsig::RR_BYTES_MAX)
+            .div_ceil(xfr_proto::wire::PADDING_BLOCK_RESPONSES)
+            * xfr_proto::wire::PADDING_BLOCK_RESPONSES
 );
 const _: () = assert!(
     SEND_MESSAGES_MAX * PIECES_PER_MESSAGE_MAX + EXTRA_PIECES_MAX <= 1024,
@@ -331,6 +341,8 @@ struct TlsConn {
     out_sent: usize,
     handshake_done: bool,
     close_notify_sent: bool,
+    /// The listener's `padding_block` when it pads (0: it does not).
+    pad_block: usize,
 }
 
 impl TlsConn {
@@ -916,9 +928,12 @@ impl Core {
                 return;
             }
         };
-        let tls = match tls.map(|i| rustls::ServerConnection::new(self.shared.tls[i].config())) {
+        let tls = match tls.map(|i| {
+            let ctx = &self.shared.tls[i];
+            (rustls::ServerConnection::new(ctx.config()), ctx.pad_block())
+        }) {
             None => None,
-            Some(Ok(mut conn)) => {
+            Some((Ok(mut conn), pad_block)) => {
                 // Our own bound: one batch of plaintext at a time (kick_send_tls).
                 conn.set_buffer_limit(None);
                 let bufs = self.tls_pool.pop().unwrap_or_else(|| {
@@ -936,9 +951,10 @@ impl Core {
                     out_sent: 0,
                     handshake_done: false,
                     close_notify_sent: false,
+                    pad_block,
                 }))
             }
-            Some(Err(e)) => {
+            Some((Err(e), _)) => {
                 tracing::warn!(client = %peer, "TLS connection not started: {e}");
                 self.free.push(index);
                 self.close_orphan(fd);
@@ -1036,6 +1052,7 @@ impl Core {
             peer,
             transfers_full: true,
             now_s: self.now_s,
+            pad_block: 0,
         };
         let len = match answer(&self.zones, &req, &mut ub.out) {
             Answer::Reply {
@@ -1263,6 +1280,7 @@ impl Core {
             };
             slot.queries += 1;
             let transport = slot.transport();
+            let pad_block = slot.tls.as_ref().map_or(0, |t| t.pad_block);
             let Slot {
                 recv_buf,
                 reply,
@@ -1276,6 +1294,7 @@ impl Core {
                 peer: *peer,
                 transfers_full,
                 now_s: self.now_s,
+                pad_block,
             };
             let decision = answer(&self.zones, &req, &mut reply[LENGTH_PREFIX_BYTES..]);
             let mut bufs = None;
@@ -1374,6 +1393,9 @@ impl Core {
         if let Some(opt) = t.opt {
             let len = opt.write(&mut bufs.opt);
             cursor = cursor.with_opt(len, first_body_bytes);
+            if t.pad_block > 0 {
+                cursor = cursor.with_padding(t.pad_block, &opt);
+            }
         }
         debug_assert!(slot.transfers.len() < slot.transfers.capacity());
         slot.transfers.push(Transfer {
@@ -1449,6 +1471,7 @@ impl Core {
                 &t.bufs.question[..t.question_len],
                 &t.bufs.opt[..opt_len],
                 &mut prefixes[..],
+                &mut [],
                 signing,
                 SEND_MESSAGES_MAX,
                 batch_bytes,
@@ -1598,12 +1621,16 @@ impl Core {
                     now_s,
                 });
                 let mut pieces = [std::io::IoSlice::new(&[]); TLS_PIECES_MAX];
+                // A padded transfer's OPTs: they only need to live until rustls has taken
+                // the batch, just below.
+                let mut heads = [[0u8; PAD_HEAD_BYTES]; SEND_MESSAGES_MAX];
                 let opt_len = tr.cursor.opt_len();
                 let used = tr.cursor.fill(
                     &src,
                     &tr.bufs.question[..tr.question_len],
                     &tr.bufs.opt[..opt_len],
                     &mut slot.prefixes[..],
+                    &mut heads,
                     signing,
                     &mut pieces,
                     batch_bytes,

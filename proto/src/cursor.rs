@@ -17,6 +17,15 @@
 //! piece, whose bytes the caller keeps beside the question ([`TransferCursor::with_opt`]),
 //! counted in the first message's ARCOUNT. Later messages carry none.
 //!
+//! A padded transfer (EDNS padding, RFC 7830, on a listener that pads: XoT) carries an OPT in
+//! every message, each with a Padding option that brings the message to a multiple of the
+//! block length (RFC 8467 section 4.1): the first message's OPT is the one above, the padding
+//! option added; the others get a bare OPT (version, DO and UDP size as in the first) and the
+//! option. Each message's OPT and option header (at most [`PAD_HEAD_BYTES`]) are written into a
+//! caller-owned array beside the prefixes, the zeros come from a static buffer
+//! ([`crate::wire::PADDING_ZEROS`]): two more pieces per message. A message that padding would
+//! push beyond 65535 bytes gets what room is left, or no padding.
+//!
 //! A signed transfer (RFC 8945 section 5.3.1) adds a fourth piece to every message, its TSIG
 //! record, and counts it in ARCOUNT. Each message is signed exactly once, when it first enters a
 //! batch (a MAC chains on the previous one, so a message cut by a partial write must not be
@@ -32,14 +41,21 @@
 
 use std::io::IoSlice;
 
+use crate::response::{add_padding_option, padding_len, ResponseOpt, OPT_BYTES, OPT_BYTES_MAX};
 use crate::tsig::ResponseSigner;
-use crate::wire::{FLAG_AA, FLAG_CD, FLAG_QR, FLAG_RD, HEADER_BYTES, MESSAGE_BYTES_MAX};
+use crate::wire::{
+    EDNS_OPTION_HEADER_BYTES, FLAG_AA, FLAG_CD, FLAG_QR, FLAG_RD, HEADER_BYTES, MESSAGE_BYTES_MAX,
+    PADDING_BLOCK_MAX, PADDING_ZEROS,
+};
 
 /// Bytes of a message prefix: TCP length (2) + DNS header (12).
 pub const PREFIX_BYTES: usize = 2 + HEADER_BYTES;
 /// Most pieces a batch takes beyond `pieces_per_message()` per message: the first message's OPT
 /// record.
 pub const EXTRA_PIECES_MAX: usize = 1;
+/// Bytes of a padded message's OPT record and Padding option header (the zeros not counted):
+/// the element of the `heads` array a padded transfer's fills write.
+pub const PAD_HEAD_BYTES: usize = OPT_BYTES_MAX + EDNS_OPTION_HEADER_BYTES;
 
 /// The stored messages of one transfer, as the cursor needs them.
 pub trait MessageSource {
@@ -77,6 +93,10 @@ pub struct TransferCursor {
     signed_upto: usize,
     /// Bytes of the first message's OPT record; 0 without.
     opt_len: usize,
+    /// Every message padded to a multiple of this many bytes; 0: no padding.
+    pad_block: usize,
+    /// The OPT record of padded messages after the first (no options of its own).
+    pad_opt: [u8; OPT_BYTES],
 }
 
 /// What a signed transfer's [`TransferCursor::fill_with`] needs: the signer, and a buffer for
@@ -108,6 +128,8 @@ impl TransferCursor {
             tsig_bytes: 0,
             signed_upto: 0,
             opt_len: 0,
+            pad_block: 0,
+            pad_opt: [0; OPT_BYTES],
         }
     }
 
@@ -144,21 +166,36 @@ impl TransferCursor {
         self.tsig_bytes > 0
     }
 
+    /// The same cursor for a transfer whose every message is padded to a multiple of `block`
+    /// bytes (RFC 8467 section 4.1), with OPT records like `opt` (the query's EDNS echoed; the
+    /// first message's own OPT, given by [`TransferCursor::with_opt`], keeps its EXPIRE). Goes
+    /// after `signed()` and `with_opt()`. Fills then take a `heads` array.
+    pub fn with_padding(mut self, block: usize, opt: &ResponseOpt) -> Self {
+        assert!(self.bytes_sent_total == 0 && (1..=PADDING_BLOCK_MAX).contains(&block));
+        let bare = ResponseOpt {
+            expire_s: None,
+            ..*opt
+        };
+        bare.write(&mut self.pad_opt);
+        self.pad_block = block;
+        self
+    }
+
+    pub fn is_padded(&self) -> bool {
+        self.pad_block > 0
+    }
+
     /// Pieces per message in a batch: prefix, question, body, and the TSIG record if signed.
     /// The first message has one more, its OPT, when there is one ([`Self::extra_pieces`]).
     pub fn pieces_per_message(&self) -> usize {
-        if self.is_signed() {
-            4
-        } else {
-            3
-        }
+        3 + self.is_signed() as usize + 2 * self.is_padded() as usize
     }
 
     /// Pieces a batch may take beyond `pieces_per_message()` per message: the first message's
     /// OPT. An iovec array sized `messages * pieces_per_message() + EXTRA_PIECES_MAX` always
     /// holds a batch of `messages`.
     pub fn extra_pieces(&self) -> usize {
-        (self.opt_len > 0) as usize
+        (self.opt_len > 0 && !self.is_padded()) as usize
     }
 
     /// Every byte of every message has been acknowledged.
@@ -190,15 +227,24 @@ impl TransferCursor {
     }
 
     fn framed_len<S: MessageSource + ?Sized>(&self, src: &S, i: usize) -> usize {
-        PREFIX_BYTES + self.question_len + src.body(i).len() + self.opt_len_of(i) + self.tsig_bytes
+        let (head, pad) = self.opt_of(src, i);
+        PREFIX_BYTES + self.question_len + src.body(i).len() + head + pad + self.tsig_bytes
     }
 
-    /// Bytes of message `i`'s OPT record.
-    fn opt_len_of(&self, i: usize) -> usize {
-        if i == 0 {
-            self.opt_len
-        } else {
-            0
+    /// Message `i`'s OPT: bytes of the record (with the Padding option's header when padded)
+    /// and of the padding zeros after them.
+    fn opt_of<S: MessageSource + ?Sized>(&self, src: &S, i: usize) -> (usize, usize) {
+        let own = if i == 0 { self.opt_len } else { 0 };
+        if !self.is_padded() {
+            return (own, 0);
+        }
+        let opt = if own > 0 { own } else { OPT_BYTES };
+        let head = opt + EDNS_OPTION_HEADER_BYTES;
+        let unpadded =
+            HEADER_BYTES + self.question_len + src.body(i).len() + head + self.tsig_bytes;
+        match padding_len(unpadded, self.pad_block) {
+            Some(pad) => (head, pad),
+            None => (own, 0),
         }
     }
 
@@ -212,6 +258,7 @@ impl TransferCursor {
         question: &'a [u8],
         opt: &'a [u8],
         prefixes: &'a mut [[u8; PREFIX_BYTES]],
+        heads: &'a mut [[u8; PAD_HEAD_BYTES]],
         signing: Option<Signing<'a, '_>>,
         iov: &mut [IoSlice<'a>],
         bytes_max: usize,
@@ -224,6 +271,7 @@ impl TransferCursor {
             question,
             opt,
             prefixes,
+            heads,
             signing,
             messages_max,
             bytes_max,
@@ -238,9 +286,11 @@ impl TransferCursor {
     /// message started beyond `bytes_max` bytes (at least one message is always included).
     /// Writes the prefixes (and, signed, the TSIG records of messages not signed before) and
     /// hands each piece (`[prefix][question][body]` per message, then `[OPT]` for the first
-    /// message when the cursor has one (`opt`: its bytes, `opt_len()` of them), then
-    /// `[TSIG record]` when signed; the first ones cut by what a partial write already sent,
-    /// empty pieces left out)
+    /// message when the cursor has one (`opt`: its bytes, `opt_len()` of them), or, padded,
+    /// `[OPT and Padding option header][zeros]` for every message (the first written into
+    /// `heads`, one element per message of the batch: padded, at most `heads.len()` messages),
+    /// then `[TSIG record]` when signed; the first ones cut by what a partial write already
+    /// sent, empty pieces left out)
     /// to `emit`, in stream order; returns how many pieces. The batch is in flight until
     /// [`TransferCursor::advance`]; filling again before that is a programmer error.
     #[allow(clippy::too_many_arguments)]
@@ -250,6 +300,7 @@ impl TransferCursor {
         question: &'a [u8],
         opt: &'a [u8],
         prefixes: &'a mut [[u8; PREFIX_BYTES]],
+        heads: &'a mut [[u8; PAD_HEAD_BYTES]],
         signing: Option<Signing<'a, '_>>,
         messages_max: usize,
         bytes_max: usize,
@@ -266,6 +317,9 @@ impl TransferCursor {
             "a signed transfer is filled with a signer, an unsigned one without"
         );
         let mut messages_max = prefixes.len().min(messages_max);
+        if self.is_padded() {
+            messages_max = messages_max.min(heads.len());
+        }
         let mut signing = signing;
         if let Some(sg) = &signing {
             messages_max = messages_max.min(sg.records.len() / self.tsig_bytes);
@@ -284,8 +338,30 @@ impl TransferCursor {
             }
             let i = self.next_message + count;
             let body = src.body(i);
-            let opt_i = &opt[..self.opt_len_of(i)];
-            let len = HEADER_BYTES + self.question_len + body.len() + opt_i.len() + self.tsig_bytes;
+            let (head_len, pad) = self.opt_of(src, i);
+            let opt_i: &[u8] = if self.is_padded() {
+                let h = &mut heads[count];
+                let own = if i == 0 { self.opt_len } else { 0 };
+                if head_len == own {
+                    // No room for padding: the message as unpadded.
+                    h[..own].copy_from_slice(&opt[..own]);
+                } else {
+                    let rr = head_len - EDNS_OPTION_HEADER_BYTES;
+                    let from = if own > 0 {
+                        &opt[..own]
+                    } else {
+                        &self.pad_opt[..]
+                    };
+                    h[..rr].copy_from_slice(from);
+                    add_padding_option(h, 0, rr, pad);
+                }
+                &h[..head_len]
+            } else {
+                &opt[..head_len]
+            };
+            let zeros = &PADDING_ZEROS[..pad];
+            let len =
+                HEADER_BYTES + self.question_len + body.len() + opt_i.len() + pad + self.tsig_bytes;
             assert!(len <= MESSAGE_BYTES_MAX, "message {i} is {len} bytes");
             let p = &mut prefixes[count];
             p[0..2].copy_from_slice(&(len as u16).to_be_bytes());
@@ -303,7 +379,7 @@ impl TransferCursor {
                     let out = &mut sg.records[slot..slot + self.tsig_bytes];
                     let n = sg
                         .signer
-                        .sign(&[&p[2..], question, body, opt_i], sg.now_s, out);
+                        .sign(&[&p[2..], question, body, opt_i, zeros], sg.now_s, out);
                     assert_eq!(n, self.tsig_bytes, "TSIG record length changed");
                     self.signed_upto = i + 1;
                 }
@@ -315,6 +391,7 @@ impl TransferCursor {
 
         // Pass 2: the slices, skipping what a partial write already sent of the first message.
         let prefixes: &'a [[u8; PREFIX_BYTES]] = prefixes;
+        let heads: &'a [[u8; PAD_HEAD_BYTES]] = heads;
         let records: &'a [u8] = signing.map_or(&[], |sg| sg.records);
         let mut skip = self.offset_in_message;
         let mut used = 0;
@@ -325,8 +402,20 @@ impl TransferCursor {
             let slot = (i % slots) * self.tsig_bytes;
             let record =
                 &records[slot.min(records.len())..(slot + self.tsig_bytes).min(records.len())];
-            let opt_i = &opt[..self.opt_len_of(i)];
-            for piece in [&prefix[..], question, body, opt_i, record] {
+            let (head_len, pad) = self.opt_of(src, i);
+            let opt_i = if self.is_padded() {
+                &heads[j][..head_len]
+            } else {
+                &opt[..head_len]
+            };
+            for piece in [
+                &prefix[..],
+                question,
+                body,
+                opt_i,
+                &PADDING_ZEROS[..pad],
+                record,
+            ] {
                 if skip >= piece.len() {
                     skip -= piece.len();
                     continue;
@@ -450,6 +539,19 @@ mod tests {
         key: Option<&Key>,
         opt: &[u8],
     ) -> Vec<u8> {
+        drive_padded(src, k, bytes_max, writes, key, opt, 0)
+    }
+
+    /// [`drive_full`], every message padded to a multiple of `pad_block` bytes (0: none).
+    fn drive_padded(
+        src: &Bodies,
+        k: usize,
+        bytes_max: usize,
+        writes: &[usize],
+        key: Option<&Key>,
+        opt: &[u8],
+        pad_block: usize,
+    ) -> Vec<u8> {
         let mut cursor = TransferCursor::new(0xA55A, 0x0100, QUESTION.len(), src.0.len());
         let mut signer = key.map(|key| {
             let v = VerifiedRequest {
@@ -467,11 +569,16 @@ mod tests {
             cursor = cursor.with_opt(opt.len(), src.0[0].0.len());
             assert_eq!(cursor.opt_len(), opt.len());
         }
+        if pad_block > 0 {
+            cursor = cursor.with_padding(pad_block, &PAD_OPT);
+        }
+        let mut heads = vec![[0u8; PAD_HEAD_BYTES]; k];
         let rr_bytes = signer.as_ref().map_or(0, |s| s.rr_bytes());
         let mut records = vec![0u8; k * rr_bytes];
         let mut prefixes = vec![[0u8; PREFIX_BYTES]; k];
         let mut wire = Vec::new();
-        let total = expected_with_opt(src, 0, 0, opt).len() + src.0.len() * rr_bytes;
+        let total = expected_with_opt(src, 0, 0, opt).len()
+            + src.0.len() * (rr_bytes + OPT_BYTES + 4 + pad_block);
         for call in 0..=total {
             if cursor.is_done() {
                 break;
@@ -492,6 +599,7 @@ mod tests {
                 QUESTION,
                 opt,
                 &mut prefixes,
+                &mut heads,
                 signing,
                 &mut iov,
                 bytes_max,
@@ -513,6 +621,71 @@ mod tests {
         wire
     }
 
+    /// The OPT of padded messages after the first: DO set, as the query's was.
+    const PAD_OPT: ResponseOpt = ResponseOpt {
+        rcode_high: 0,
+        dnssec_ok: true,
+        expire_s: None,
+    };
+
+    /// A padded stream checked and stripped of its padding: every message a multiple of
+    /// `block` bytes (or 65535), an OPT after each body whose last option is Padding, all
+    /// zeros; the later messages' OPT is [`PAD_OPT`] and nothing else. Returns the stream as
+    /// it would be unpadded (the later messages' OPTs removed, the first's option dropped).
+    fn strip_padding(wire: &[u8], src: &Bodies, block: usize, signed: bool) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut at = 0;
+        for (i, (body, _)) in src.0.iter().enumerate() {
+            let len = u16::from_be_bytes([wire[at], wire[at + 1]]) as usize;
+            assert!(len.is_multiple_of(block) || len == 65535, "message {i}: {len} bytes");
+            let mut msg = wire[at + 2..at + 2 + len].to_vec();
+            at += 2 + len;
+            let opt_at = 12 + QUESTION.len() + body.len();
+            assert_eq!(
+                &msg[opt_at..opt_at + 3],
+                &[0, 0, 41],
+                "message {i}: OPT after the body"
+            );
+            let rdlen = u16::from_be_bytes([msg[opt_at + 9], msg[opt_at + 10]]) as usize;
+            let rdata = opt_at + 11;
+            let end = rdata + rdlen;
+            assert_eq!(end + if signed { msg.len() - end } else { 0 }, msg.len());
+            // Walk to the last option: Padding.
+            let mut o = rdata;
+            let mut last = o;
+            while o < end {
+                last = o;
+                o += 4 + u16::from_be_bytes([msg[o + 2], msg[o + 3]]) as usize;
+            }
+            assert_eq!(o, end, "options tile the RDATA");
+            assert_eq!(&msg[last..last + 2], &[0, 12], "message {i}: Padding last");
+            assert!(msg[last + 4..end].iter().all(|&b| b == 0), "zeros");
+            if !signed {
+                assert_eq!(end, msg.len(), "the OPT ends the message");
+            }
+            msg.truncate(last);
+            if i > 0 {
+                let mut bare = [0u8; OPT_BYTES];
+                PAD_OPT.write(&mut bare);
+                assert_eq!(
+                    &msg[opt_at..opt_at + 9],
+                    &bare[..9],
+                    "message {i}: the bare OPT"
+                );
+                assert_eq!(last, rdata, "message {i}: Padding the only option");
+                msg.truncate(opt_at);
+                msg[11] -= 1;
+            } else {
+                let rd = (last - rdata) as u16;
+                msg[opt_at + 9..opt_at + 11].copy_from_slice(&rd.to_be_bytes());
+            }
+            out.extend_from_slice(&(msg.len() as u16).to_be_bytes());
+            out.extend_from_slice(&msg);
+        }
+        assert_eq!(at, wire.len());
+        out
+    }
+
     fn drive(src: &Bodies, k: usize, bytes_max: usize, writes: &[usize]) -> Vec<u8> {
         drive_signed(src, k, bytes_max, writes, None)
     }
@@ -524,14 +697,18 @@ mod tests {
 
     /// [`verify_stream`], the first message carrying an OPT before its TSIG when `opt`.
     fn verify_stream_opt(wire: &[u8], key: &Key, count: usize, opt: bool) {
+        verify_stream_ar(wire, key, count, |n| 1 + (opt && n == 0) as u16)
+    }
+
+    /// [`verify_stream`], message `n` with ARCOUNT `ar(n)`.
+    fn verify_stream_ar(wire: &[u8], key: &Key, count: usize, ar: impl Fn(usize) -> u16) {
         let mut v = ResponseVerifier::new(key, MacBuf::from_slice(&[7; 32]), UnsignedRun::None);
         let mut at = 0;
         let mut n = 0;
         while at < wire.len() {
             let len = u16::from_be_bytes([wire[at], wire[at + 1]]) as usize;
             let msg = &wire[at + 2..at + 2 + len];
-            let ar = 1 + (opt && n == 0) as u16;
-            assert_eq!(u16::from_be_bytes([msg[10], msg[11]]), ar, "ARCOUNT");
+            assert_eq!(u16::from_be_bytes([msg[10], msg[11]]), ar(n), "ARCOUNT");
             v.verify(msg, 1000)
                 .unwrap_or_else(|e| panic!("message {n}: {e}"));
             at += 2 + len;
@@ -625,6 +802,54 @@ mod tests {
     }
 
     #[test]
+    fn padded_messages_are_block_multiples_and_strip_to_the_unpadded_stream() {
+        let src = bodies(&[40, 0, 1000, 467, 468, 3]);
+        let flags = FLAG_QR | FLAG_AA | FLAG_RD;
+        for opt in [OPT, &[0, 0, 41, 4, 0xD0, 0, 0, 0x80, 0, 0, 0][..]] {
+            let want = expected_with_opt(&src, 0xA55A, flags, opt);
+            for block in [468, 128, 1, 4096] {
+                for (k, writes) in [(64, &[usize::MAX][..]), (1, &[1, 3]), (3, &[700, 5])] {
+                    let wire = drive_padded(&src, k, 1 << 20, writes, None, opt, block);
+                    assert_eq!(strip_padding(&wire, &src, block, false), want, "{block}");
+                }
+            }
+        }
+        // Signed: the padding is inside each MAC, the OPT before the TSIG.
+        let key = Key::new(b"\x01k\x00", Algorithm::HmacSha256, b"secret").unwrap();
+        let src = record_bodies(&[3, 1, 50, 2]);
+        for writes in [&[usize::MAX][..], &[1], &[7, 100]] {
+            let wire = drive_padded(&src, 2, 1 << 20, writes, Some(&key), OPT, 468);
+            verify_stream_ar(&wire, &key, 4, |_| 2);
+            strip_padding(&wire, &src, 468, true);
+        }
+    }
+
+    #[test]
+    fn padding_stops_at_the_largest_message() {
+        let q = QUESTION.len();
+        // Room for the OPT and option header and 10 bytes: padded to 65535 exactly.
+        let near = 65535 - 12 - q - OPT_BYTES - 4 - 10;
+        // No room for the OPT: the message goes unpadded, without an OPT.
+        let full = 65535 - 12 - q - 5;
+        let src = bodies(&[near, full, 10]);
+        let c = TransferCursor::new(1, 0, q, 3).with_padding(468, &PAD_OPT);
+        assert_eq!(c.opt_of(&src, 0), (OPT_BYTES + 4, 10));
+        assert_eq!(c.opt_of(&src, 1), (0, 0));
+        let wire = drive_padded(&src, 2, 1 << 20, &[usize::MAX], None, &[], 468);
+        let lens: Vec<usize> = {
+            let mut at = 0;
+            let mut v = Vec::new();
+            while at < wire.len() {
+                let len = u16::from_be_bytes([wire[at], wire[at + 1]]) as usize;
+                v.push(len);
+                at += 2 + len;
+            }
+            v
+        };
+        assert_eq!(lens, vec![65535, full + 12 + q, 468]);
+    }
+
+    #[test]
     fn one_byte_writes_reproduce_stream() {
         let src = bodies(&[5, 17]);
         let want = expected(&src, 0xA55A, FLAG_QR | FLAG_AA | FLAG_RD);
@@ -638,10 +863,10 @@ mod tests {
         let mut cursor = TransferCursor::new(1, 0, QUESTION.len(), 1);
         let mut p = [[0u8; PREFIX_BYTES]; 2];
         let mut iov = [IoSlice::new(&[]); 6];
-        cursor.fill(&src, QUESTION, &[], &mut p, None, &mut iov, 100);
+        cursor.fill(&src, QUESTION, &[], &mut p, &mut [], None, &mut iov, 100);
         let mut p2 = [[0u8; PREFIX_BYTES]; 2];
         let mut iov2 = [IoSlice::new(&[]); 6];
-        cursor.fill(&src, QUESTION, &[], &mut p2, None, &mut iov2, 100);
+        cursor.fill(&src, QUESTION, &[], &mut p2, &mut [], None, &mut iov2, 100);
     }
 
     #[test]
@@ -651,7 +876,7 @@ mod tests {
         let mut cursor = TransferCursor::new(1, 0, QUESTION.len(), 1);
         let mut p = [[0u8; PREFIX_BYTES]; 2];
         let mut iov = [IoSlice::new(&[]); 6];
-        cursor.fill(&src, QUESTION, &[], &mut p, None, &mut iov, 100);
+        cursor.fill(&src, QUESTION, &[], &mut p, &mut [], None, &mut iov, 100);
         cursor.advance(&src, 1000);
     }
 
@@ -698,6 +923,25 @@ mod tests {
             let src = record_bodies(&lens);
             let wire = drive_full(&src, k, bytes_max, &writes, Some(&key), OPT);
             verify_stream_opt(&wire, &key, lens.len(), true);
+        }
+
+        /// Padded, signed or not, cut anywhere.
+        #[test]
+        fn padded_short_writes_reproduce_stream_and_verify(
+            lens in proptest::collection::vec(0usize..700, 1..12),
+            k in 1usize..5,
+            bytes_max in 1usize..2000,
+            writes in proptest::collection::vec(1usize..500, 1..10),
+            block in 1usize..600,
+        ) {
+            let src = bodies(&lens);
+            let want = expected_with_opt(&src, 0xA55A, FLAG_QR | FLAG_AA | FLAG_RD, OPT);
+            let wire = drive_padded(&src, k, bytes_max, &writes, None, OPT, block);
+            prop_assert_eq!(strip_padding(&wire, &src, block, false), want);
+            let key = Key::new(b"\x01k\x00", Algorithm::HmacSha256, b"secret").unwrap();
+            let src = record_bodies(&lens.iter().map(|l| l / 10).collect::<Vec<_>>());
+            let wire = drive_padded(&src, k, bytes_max, &writes, Some(&key), OPT, block);
+            verify_stream_ar(&wire, &key, lens.len(), |_| 2);
         }
     }
 }

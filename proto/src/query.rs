@@ -27,9 +27,9 @@
 //! echo it (RFC 5936 section 2.2).
 
 use crate::wire::{
-    read_u16, read_u32, EDNS_FLAG_DO, EDNS_OPTION_EXPIRE, FLAG_QR, HEADER_BYTES, NAME_BYTES_MAX,
-    OPCODE_MASK, OPCODE_NOTIFY, OPCODE_QUERY, OPCODE_SHIFT, RCODE_FORMERR, RCODE_NOTIMP, TYPE_IXFR,
-    TYPE_OPT, TYPE_SOA, TYPE_TSIG,
+    read_u16, read_u32, EDNS_FLAG_DO, EDNS_OPTION_EXPIRE, EDNS_OPTION_PADDING, FLAG_QR,
+    HEADER_BYTES, NAME_BYTES_MAX, OPCODE_MASK, OPCODE_NOTIFY, OPCODE_QUERY, OPCODE_SHIFT,
+    RCODE_FORMERR, RCODE_NOTIMP, TYPE_IXFR, TYPE_OPT, TYPE_SOA, TYPE_TSIG,
 };
 
 /// A parsed query. Borrowed from the caller's receive buffer.
@@ -68,6 +68,9 @@ pub struct Edns {
     /// The query carries an EDNS EXPIRE option (RFC 7314 section 2; its content, empty in a
     /// query, is not looked at).
     pub expire: bool,
+    /// The query carries an EDNS Padding option (RFC 7830): a responder that pads answers it
+    /// padded (section 4).
+    pub padding: bool,
 }
 
 /// What the server may echo when it answers a query it could not fully parse.
@@ -240,6 +243,7 @@ fn parse_opt(msg: &[u8], pos: usize, rr: &RecordSpan) -> Result<Edns, &'static s
         return Err("OPT record owner is not the root");
     }
     let mut expire = false;
+    let mut padding = false;
     let mut at = rr.rdata_start;
     while at < rr.rdata_end {
         if at + 4 > rr.rdata_end {
@@ -252,12 +256,14 @@ fn parse_opt(msg: &[u8], pos: usize, rr: &RecordSpan) -> Result<Edns, &'static s
             return Err("OPT option data truncated");
         }
         expire |= code == EDNS_OPTION_EXPIRE;
+        padding |= code == EDNS_OPTION_PADDING;
     }
     Ok(Edns {
         udp_payload_bytes: rr.class,
         version: (rr.ttl >> 16) as u8,
         dnssec_ok: (rr.ttl as u16) & EDNS_FLAG_DO != 0,
         expire,
+        padding,
     })
 }
 
@@ -439,6 +445,7 @@ mod tests {
                 version: 0,
                 dnssec_ok: true,
                 expire: false,
+                padding: false,
             })
         );
         m[11] = 2;
@@ -568,7 +575,13 @@ mod tests {
             .unwrap()
             .edns
             .unwrap();
-        assert!(e.expire);
+        assert!(e.expire && !e.padding);
+        // A Padding option (RFC 7830), with its zeros, beside EXPIRE.
+        let e = parse_query(&with_opt(m.clone(), 0, &[0, 12, 0, 3, 0, 0, 0, 0, 9, 0, 0]))
+            .unwrap()
+            .edns
+            .unwrap();
+        assert!(e.expire && e.padding);
         // Options that do not tile the RDATA: FORMERR.
         for rdata in [&[0u8, 9, 0][..], &[0, 9, 0, 4, 1], &[0, 100, 0, 0, 1]] {
             let e = parse_query(&with_opt(m.clone(), 0, rdata)).unwrap_err();

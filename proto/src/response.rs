@@ -6,12 +6,15 @@
 //! by [`ResponseOpt`]: [`EDNS_UDP_PAYLOAD_BYTES`], version 0, the upper bits of an extended
 //! RCODE (BADVERS), the DO bit copied (RFC 3225 section 3), no other flags, and no options but
 //! EDNS EXPIRE in a served zone's answers when the query asked for it (RFC 7314 section 4).
+//! Padding (RFC 7830) is added by the engine where a listener pads ([`padding_len`],
+//! [`add_padding_option`]).
 //! Everything is written into the caller's buffer: nothing is allocated.
 
 use crate::query::{Edns, ErrorReply, Query};
 use crate::wire::{
-    read_u32, CLASS_IN, EDNS_FLAG_DO, EDNS_OPTION_EXPIRE, EDNS_UDP_PAYLOAD_BYTES, FLAG_AA, FLAG_CD,
-    FLAG_QR, FLAG_RD, HEADER_BYTES, OPCODE_MASK, TYPE_OPT, TYPE_SOA,
+    read_u16, read_u32, CLASS_IN, EDNS_FLAG_DO, EDNS_OPTION_EXPIRE, EDNS_OPTION_HEADER_BYTES,
+    EDNS_OPTION_PADDING, EDNS_UDP_PAYLOAD_BYTES, FLAG_AA, FLAG_CD, FLAG_QR, FLAG_RD, HEADER_BYTES,
+    MESSAGE_BYTES_MAX, OPCODE_MASK, PADDING_BLOCK_MAX, TYPE_OPT, TYPE_SOA,
 };
 
 /// Bytes an OPT record without options takes in a response (root owner, type, class, TTL,
@@ -93,6 +96,37 @@ impl ResponseOpt {
             }
         }
     }
+}
+
+/// EDNS padding (RFC 7830) by the block-length strategy of RFC 8467 section 4.1: the zeros a
+/// message of `unpadded` bytes needs, its Padding option's 4-byte header already counted, to
+/// reach a multiple of `block` bytes (at most 65535: a message that a whole block would push
+/// beyond gets what room is left). `None` when not even the option header fits.
+pub fn padding_len(unpadded: usize, block: usize) -> Option<usize> {
+    assert!(
+        (1..=PADDING_BLOCK_MAX).contains(&block),
+        "padding block {block}"
+    );
+    if unpadded > MESSAGE_BYTES_MAX {
+        return None;
+    }
+    let target = unpadded.div_ceil(block).saturating_mul(block);
+    Some(target.min(MESSAGE_BYTES_MAX) - unpadded)
+}
+
+/// Makes the OPT record at `out[opt_at..opt_at + opt_len]` carry a Padding option of `pad`
+/// zeros: its RDLENGTH grows by the option, whose 4-byte header is written right after the
+/// record (the zeros themselves are the caller's to place after it). Returns the header's
+/// length.
+pub fn add_padding_option(out: &mut [u8], opt_at: usize, opt_len: usize, pad: usize) -> usize {
+    assert!(opt_len >= OPT_BYTES && pad <= PADDING_BLOCK_MAX);
+    let rdlen_at = opt_at + 9;
+    let rdlen = read_u16(out, rdlen_at) as usize + EDNS_OPTION_HEADER_BYTES + pad;
+    out[rdlen_at..rdlen_at + 2].copy_from_slice(&(rdlen as u16).to_be_bytes());
+    let h = opt_at + opt_len;
+    out[h..h + 2].copy_from_slice(&EDNS_OPTION_PADDING.to_be_bytes());
+    out[h + 2..h + 4].copy_from_slice(&(pad as u16).to_be_bytes());
+    EDNS_OPTION_HEADER_BYTES
 }
 
 /// The EXPIRE field of an uncompressed SOA RDATA (MNAME, RNAME, then SERIAL, REFRESH, RETRY,
@@ -288,6 +322,7 @@ mod tests {
         version: 0,
         dnssec_ok: false,
         expire: false,
+        padding: false,
     };
 
     const RDATA: &[u8] = b"\x03ns1\x00\x0ahostmaster\x00\x00\x00\x00\x01\x00\x00\x00\x02\x00\x00\x00\x03\x00\x00\x00\x04\x00\x00\x00\x05";

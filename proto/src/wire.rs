@@ -50,6 +50,19 @@ pub const EDNS_FLAG_DO: u16 = 0x8000;
 /// The EDNS EXPIRE option (RFC 7314 section 2): empty in a query, a 32-bit count of seconds in
 /// a response.
 pub const EDNS_OPTION_EXPIRE: u16 = 9;
+/// The EDNS Padding option (RFC 7830 section 3): zero octets that bring a message to a chosen
+/// length.
+pub const EDNS_OPTION_PADDING: u16 = 12;
+/// The block length responses are padded to (RFC 8467 section 4.1, the recommended strategy:
+/// responses to a multiple of 468 octets).
+pub const PADDING_BLOCK_RESPONSES: usize = 468;
+/// The largest block length a responder pads to: padding is at most one block less one byte,
+/// taken from a static buffer of zeros this long.
+pub const PADDING_BLOCK_MAX: usize = 4096;
+/// Zero octets for padding options.
+pub static PADDING_ZEROS: [u8; PADDING_BLOCK_MAX] = [0; PADDING_BLOCK_MAX];
+/// Bytes of an option header (code, length).
+pub const EDNS_OPTION_HEADER_BYTES: usize = 4;
 
 pub fn read_u16(bytes: &[u8], at: usize) -> u16 {
     u16::from_be_bytes([bytes[at], bytes[at + 1]])

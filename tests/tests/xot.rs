@@ -40,12 +40,21 @@ struct Server {
     tls_port: u16,
     /// A second listener that asks for a client certificate (client_ca).
     mtls_port: u16,
+    /// A third that does not pad (`padding = false`).
+    nopad_port: u16,
 }
 
-fn config(dir: &Path, port: u16, tls_port: u16, mtls_port: u16, pki: &Pki) -> String {
+/// A TSIG key the zones accept (kdig -y signs with it; xfrd signs every message back).
+const KEY_NAME: &str = "xot-key.";
+const KEY_SECRET: &str = "c2VjcmV0IGtleSBmb3IgWG9UIHRlc3Rz";
+
+fn config(dir: &Path, ports: [u16; 4], pki: &Pki) -> String {
+    let [port, tls_port, mtls_port, nopad_port] = ports;
     format!(
         "listen = [\"127.0.0.1:{port}\"]\ncores = 1\nstore_dir = \"{d}/stores\"\n\
          [limits]\nidle_timeout_ms = 1500\n\
+         [[key]]\nname = \"{KEY_NAME}\"\nalgorithm = \"hmac-sha256\"\nsecret = \"{KEY_SECRET}\"\n\
+         [[tls]]\nlisten = [\"127.0.0.1:{nopad_port}\"]\ncert = \"{cert}\"\nkey = \"{key}\"\npadding = false\n\
          [[tls]]\nlisten = [\"127.0.0.1:{tls_port}\"]\ncert = \"{cert}\"\nkey = \"{key}\"\n\
          [[tls]]\nlisten = [\"127.0.0.1:{mtls_port}\"]\ncert = \"{cert}\"\nkey = \"{key}\"\nclient_ca = \"{ca}\"\n\
          [[zone]]\norigin = \"{OPEN}\"\nfile = \"{d}/open.zone\"\n\
@@ -64,13 +73,17 @@ fn start(dir: &Path) -> Server {
     std::fs::write(dir.join("open.zone"), zone_text(OPEN, 1, 3000, "v1")).unwrap();
     std::fs::write(dir.join("private.zone"), zone_text(PRIVATE, 1, 50, "v1")).unwrap();
     std::fs::write(dir.join("plain.zone"), zone_text(PLAIN, 1, 50, "v1")).unwrap();
-    let (port, tls_port, mtls_port) = (
-        free_port("127.0.0.1"),
-        free_port("127.0.0.1"),
-        free_port("127.0.0.1"),
-    );
+    // Four different ports (free_port may hand out one just released twice; listeners bind
+    // with SO_REUSEPORT, so two on one port would share its connections).
+    let mut ports = [0u16; 4];
+    for i in 0..4 {
+        while ports[i] == 0 || ports[..i].contains(&ports[i]) {
+            ports[i] = free_port("127.0.0.1");
+        }
+    }
+    let [port, tls_port, mtls_port, nopad_port] = ports;
     let conf = dir.join("xfrd.toml");
-    std::fs::write(&conf, config(dir, port, tls_port, mtls_port, &pki)).unwrap();
+    std::fs::write(&conf, config(dir, ports, &pki)).unwrap();
     let mut cmd = Command::new(workspace_bin("xfrd"));
     cmd.arg("serve").arg("--config").arg(&conf);
     let mut proc = Proc::spawn("xfrd", cmd, dir.join("xfrd.log")).unwrap();
@@ -86,6 +99,7 @@ fn start(dir: &Path) -> Server {
         port,
         tls_port,
         mtls_port,
+        nopad_port,
     }
 }
 
@@ -123,9 +137,16 @@ fn canonical_of(
 /// One query over a TLS stream; returns every message until the transfer is complete (AXFR:
 /// second SOA) or, for other queries, the single reply.
 fn exchange(s: &mut tls::TlsStream, id: u16, qname: &[u8], qtype: u16) -> Vec<Vec<u8>> {
-    let q = build_query(id, qname, qtype, None);
+    exchange_query(s, &build_query(id, qname, qtype, None))
+}
+
+/// [`exchange`] of the query `q` as written.
+fn exchange_query(s: &mut tls::TlsStream, q: &[u8]) -> Vec<Vec<u8>> {
+    let h = Header::parse(q).unwrap();
+    let qend = xfr_proto::message::skip_questions(q, 1).unwrap();
+    let (id, qtype) = (h.id, xfr_proto::wire::read_u16(q, qend - 4));
     let mut framed = (q.len() as u16).to_be_bytes().to_vec();
-    framed.extend_from_slice(&q);
+    framed.extend_from_slice(q);
     s.write_all(&framed).unwrap();
     s.flush().unwrap();
     let mut msgs = Vec::new();
@@ -448,6 +469,121 @@ fn access_by_transport_and_what_the_handshake_requires() {
     .unwrap_or_else(|e| panic!("{e:#}\n{}", s.proc.log_text()));
 }
 
+/// `q` with an OPT record (version 0) carrying `options`.
+fn with_opt(mut q: Vec<u8>, options: &[u8]) -> Vec<u8> {
+    q[11] += 1;
+    q.extend_from_slice(&[0, 0, 41, 0x04, 0xD0, 0, 0, 0, 0]);
+    q.extend_from_slice(&(options.len() as u16).to_be_bytes());
+    q.extend_from_slice(options);
+    q
+}
+
+/// The option codes of a message's OPT record, in order; `None` without one.
+fn opt_options(m: &[u8]) -> Option<Vec<(u16, Vec<u8>)>> {
+    let h = Header::parse(m).unwrap();
+    let qend = xfr_proto::message::skip_questions(m, h.qdcount).unwrap();
+    let n = (h.ancount + h.nscount + h.arcount) as usize;
+    let opt = xfr_proto::message::Records::new(m, qend, n)
+        .map(|r| r.unwrap())
+        .find(|r| r.rtype == 41)?;
+    let rdata = opt.rdata(m);
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at < rdata.len() {
+        let code = xfr_proto::wire::read_u16(rdata, at);
+        let len = xfr_proto::wire::read_u16(rdata, at + 2) as usize;
+        out.push((code, rdata[at + 4..at + 4 + len].to_vec()));
+        at += 4 + len;
+    }
+    Some(out)
+}
+
+/// EDNS padding (RFC 7830, RFC 8467): a query with a Padding option gets every message of its
+/// transfer padded to a multiple of 468 bytes on a listener that pads, the records unchanged;
+/// a query without it, or a listener with `padding = false`, gets none. kdig pads its queries
+/// over TLS and checks each message's TSIG: signed padded transfers verify and carry exactly
+/// the zone.
+#[test]
+fn edns_padding_when_asked_on_listeners_that_pad() {
+    let Some(kdig) = require_program("kdig") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let s = start(tmp.path());
+    let cfg = config_for(&s, &ClientOptions::default());
+    let padding = [0u8, 12, 0, 0];
+    let mut c = tls::connect(s.tls_port, SERVER_NAME, cfg.clone()).unwrap();
+    let padded = exchange_query(
+        &mut c,
+        &with_opt(build_query(7, OPEN_WIRE, TYPE_AXFR, None), &padding),
+    );
+    let bare = exchange(&mut c, 8, OPEN_WIRE, TYPE_AXFR);
+    assert!(padded.len() > 2, "a transfer of several messages");
+    assert_eq!(padded.len(), bare.len());
+    for (i, (p, b)) in padded.iter().zip(&bare).enumerate() {
+        assert_eq!(p.len() % 468, 0, "message {i}: {} bytes", p.len());
+        let opts = opt_options(p).expect("an OPT in every padded message");
+        let (code, zeros) = opts.last().unwrap();
+        assert_eq!(*code, 12, "message {i}: Padding last");
+        assert!(zeros.iter().all(|&z| z == 0));
+        // The same question and records as unpadded.
+        assert_eq!(&p[12..b.len()], &b[12..], "message {i}");
+        assert_eq!(opt_options(b), None, "no EDNS, no OPT");
+    }
+    // EDNS without the Padding option: an OPT in the first message only, no padding.
+    let edns = exchange_query(
+        &mut c,
+        &with_opt(build_query(9, OPEN_WIRE, TYPE_AXFR, None), &[]),
+    );
+    assert_eq!(opt_options(&edns[0]), Some(vec![]));
+    assert!(edns[1..].iter().all(|m| opt_options(m).is_none()));
+    // A listener that does not pad.
+    let mut c = tls::connect(s.nopad_port, SERVER_NAME, cfg).unwrap();
+    let q = with_opt(build_query(10, OPEN_WIRE, TYPE_AXFR, None), &padding);
+    let unpadded = exchange_query(&mut c, &q);
+    assert_eq!(opt_options(&unpadded[0]), Some(vec![]));
+    assert!(unpadded[1..].iter().all(|m| opt_options(m).is_none()));
+    assert!(unpadded.iter().any(|m| m.len() % 468 != 0));
+
+    // kdig: padded (its default over TLS), signed, every message's TSIG checked.
+    let tls_args = |port: u16| {
+        vec![
+            "@127.0.0.1".to_string(),
+            "-p".into(),
+            port.to_string(),
+            format!("+tls-ca={}", s.pki.ca.display()),
+            format!("+tls-hostname={SERVER_NAME}"),
+            "+padding".into(),
+            "-y".into(),
+            format!("hmac-sha256:{KEY_NAME}:{KEY_SECRET}"),
+        ]
+    };
+    let mut args = tls_args(s.tls_port);
+    args.extend([OPEN.to_string(), "SOA".into()]);
+    let soa = run(&kdig, &args);
+    assert!(
+        soa.contains("PADDING:") && soa.contains("TSIG PSEUDOSECTION") && soa.contains("NOERROR"),
+        "{soa}"
+    );
+    let mut args = tls_args(s.tls_port);
+    args.extend([OPEN.to_string(), "AXFR".into()]);
+    let axfr = run(&kdig, &args);
+    assert!(
+        !axfr.contains("WARNING") && !axfr.contains("rror"),
+        "{axfr}"
+    );
+    let tsig_lines = axfr.lines().filter(|l| l.contains("\tANY\tTSIG\t")).count();
+    assert!(tsig_lines >= 2, "kdig shows each message's TSIG:\n{axfr}");
+    let axfr: String = axfr
+        .lines()
+        .filter(|l| !l.contains("\tANY\tTSIG\t"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let want = canonical_zone(OPEN, &s.dir.join("open.zone")).unwrap();
+    let got = canonical_of(OPEN, &axfr, &s.dir, "kdig-padded-signed");
+    assert!(want == got, "{}", diff_summary(&want, &got));
+}
+
 #[test]
 fn bad_input_is_cut_off_and_the_server_keeps_serving() {
     let tmp = tempfile::tempdir().unwrap();
@@ -579,7 +715,7 @@ fn certificate_files_checked_at_start_and_reloaded_on_sighup() {
     // naming the file (`xfrd serve --check`).
     let check = |cert: &Path, key: &Path| {
         let conf = dir.join("check.toml");
-        let mut text = config(dir, 1, 2, 3, &s.pki);
+        let mut text = config(dir, [1, 2, 3, 4], &s.pki);
         text = text.replace(
             &s.pki.cert.display().to_string(),
             &cert.display().to_string(),
