@@ -637,7 +637,10 @@ mod tests {
         let mut at = 0;
         for (i, (body, _)) in src.0.iter().enumerate() {
             let len = u16::from_be_bytes([wire[at], wire[at + 1]]) as usize;
-            assert!(len.is_multiple_of(block) || len == 65535, "message {i}: {len} bytes");
+            assert!(
+                len.is_multiple_of(block) || len == 65535,
+                "message {i}: {len} bytes"
+            );
             let mut msg = wire[at + 2..at + 2 + len].to_vec();
             at += 2 + len;
             let opt_at = 12 + QUESTION.len() + body.len();

@@ -141,12 +141,18 @@ pub fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// A loopback port free for both TCP and UDP at the time of the call.
+/// A loopback port free for both TCP and UDP at the time of the call, and never handed out
+/// before in this process: the kernel may give a port just released to the next bind, and two
+/// servers (or two listeners of one) told the same port would share it, since xfrd binds with
+/// SO_REUSEPORT.
 pub fn free_port(ip: &str) -> u16 {
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
     for _ in 0..100 {
         let tcp = TcpListener::bind((ip, 0)).expect("bind tcp");
         let port = tcp.local_addr().unwrap().port();
-        if UdpSocket::bind((ip, port)).is_ok() {
+        let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+        if !given.contains(&port) && UdpSocket::bind((ip, port)).is_ok() {
+            given.push(port);
             return port;
         }
     }

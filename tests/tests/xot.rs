@@ -73,14 +73,7 @@ fn start(dir: &Path) -> Server {
     std::fs::write(dir.join("open.zone"), zone_text(OPEN, 1, 3000, "v1")).unwrap();
     std::fs::write(dir.join("private.zone"), zone_text(PRIVATE, 1, 50, "v1")).unwrap();
     std::fs::write(dir.join("plain.zone"), zone_text(PLAIN, 1, 50, "v1")).unwrap();
-    // Four different ports (free_port may hand out one just released twice; listeners bind
-    // with SO_REUSEPORT, so two on one port would share its connections).
-    let mut ports = [0u16; 4];
-    for i in 0..4 {
-        while ports[i] == 0 || ports[..i].contains(&ports[i]) {
-            ports[i] = free_port("127.0.0.1");
-        }
-    }
+    let ports = [(); 4].map(|_| free_port("127.0.0.1"));
     let [port, tls_port, mtls_port, nopad_port] = ports;
     let conf = dir.join("xfrd.toml");
     std::fs::write(&conf, config(dir, ports, &pki)).unwrap();
