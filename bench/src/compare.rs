@@ -1611,11 +1611,18 @@ fn markdown(r: &CompareReport, a: &CompareArgs, took: Duration) -> String {
             "The client used less CPU than the server in every workload above."
         );
     } else {
+        // Over TLS the client also checks certificates, makes key exchanges and decrypts.
+        let spent = if r.tls.is_some() {
+            "its handshakes (certificate checks, key exchange), decryption and the kernel's \
+             copy of received bytes"
+        } else {
+            "mostly the kernel copying received bytes"
+        };
         let _ = writeln!(
             s,
             "The client used as much CPU as the server or more in: {}. There the \
              throughput is a lower bound for the server: the client (one core, its time \
-             mostly the kernel copying received bytes) may have limited it.",
+             {spent}) may have limited it.",
             heavier.join(", ")
         );
     }
