@@ -1613,16 +1613,16 @@ fn markdown(r: &CompareReport, a: &CompareArgs, took: Duration) -> String {
     } else {
         // Over TLS the client also checks certificates, makes key exchanges and decrypts.
         let spent = if r.tls.is_some() {
-            "its handshakes (certificate checks, key exchange), decryption and the kernel's \
-             copy of received bytes"
+            "its time spent on handshakes (certificate checks, key exchange), decryption \
+             and the kernel's copy of received bytes"
         } else {
-            "mostly the kernel copying received bytes"
+            "its time mostly the kernel copying received bytes"
         };
         let _ = writeln!(
             s,
             "The client used as much CPU as the server or more in: {}. There the \
-             throughput is a lower bound for the server: the client (one core, its time \
-             {spent}) may have limited it.",
+             throughput is a lower bound for the server: the client (one core, {spent}) may \
+             have limited it.",
             heavier.join(", ")
         );
     }
