@@ -1475,7 +1475,7 @@ impl Core {
                 signing,
                 SEND_MESSAGES_MAX,
                 batch_bytes,
-                |piece| {
+                |piece, _| {
                     iov[used] = libc::iovec {
                         iov_base: piece.as_ptr() as *mut libc::c_void,
                         iov_len: piece.len(),
@@ -1625,22 +1625,43 @@ impl Core {
                 // the batch, just below.
                 let mut heads = [[0u8; PAD_HEAD_BYTES]; SEND_MESSAGES_MAX];
                 let opt_len = tr.cursor.opt_len();
-                let used = tr.cursor.fill(
+                let mut used = 0;
+                // Where the batch's last message begins.
+                let mut last_at = 0;
+                let mut last_message = 0;
+                tr.cursor.fill_with(
                     &src,
                     &tr.bufs.question[..tr.question_len],
                     &tr.bufs.opt[..opt_len],
                     &mut slot.prefixes[..],
                     &mut heads,
                     signing,
-                    &mut pieces,
+                    SEND_MESSAGES_MAX,
                     batch_bytes,
+                    |piece, message| {
+                        if message != last_message || used == 0 {
+                            (last_at, last_message) = (used, message);
+                        }
+                        pieces[used] = std::io::IoSlice::new(piece);
+                        used += 1;
+                    },
                 );
-                // rustls packs the pieces into full records (no buffer limit is set).
-                let n = t
-                    .conn
-                    .writer()
-                    .write_vectored(&pieces[..used])
-                    .expect("rustls takes plaintext after the handshake");
+                // rustls packs each write into full records (no buffer limit is set) and
+                // ends a record where the write ends. The batch's last message goes in a write
+                // of its own, so the last record holds one message's end: a reader that
+                // takes one message per readable event (nsd 4.6 reads one, then waits for
+                // the socket) would otherwise find the last message already decrypted in its
+                // TLS buffer, with nothing left on the socket to wake it.
+                let mut n = 0;
+                for part in [&pieces[..last_at], &pieces[last_at..used]] {
+                    if !part.is_empty() {
+                        n += t
+                            .conn
+                            .writer()
+                            .write_vectored(part)
+                            .expect("rustls takes plaintext after the handshake");
+                    }
+                }
                 fed_transfer = Some(n);
             }
             let out = &mut t.bufs.out[..];

@@ -275,7 +275,7 @@ impl TransferCursor {
             signing,
             messages_max,
             bytes_max,
-            |piece| {
+            |piece, _| {
                 iov[used] = IoSlice::new(piece);
                 used += 1;
             },
@@ -291,7 +291,8 @@ impl TransferCursor {
     /// `heads`, one element per message of the batch: padded, at most `heads.len()` messages),
     /// then `[TSIG record]` when signed; the first ones cut by what a partial write already
     /// sent, empty pieces left out)
-    /// to `emit`, in stream order; returns how many pieces. The batch is in flight until
+    /// to `emit` with the index of its message in the batch (0 for the first), in stream
+    /// order; returns how many pieces. The batch is in flight until
     /// [`TransferCursor::advance`]; filling again before that is a programmer error.
     #[allow(clippy::too_many_arguments)]
     pub fn fill_with<'a, S: MessageSource + ?Sized>(
@@ -304,7 +305,7 @@ impl TransferCursor {
         signing: Option<Signing<'a, '_>>,
         messages_max: usize,
         bytes_max: usize,
-        mut emit: impl FnMut(&'a [u8]),
+        mut emit: impl FnMut(&'a [u8], usize),
     ) -> usize {
         assert!(self.in_flight.is_none(), "fill with a batch in flight");
         assert!(!self.is_done(), "fill after the transfer is done");
@@ -420,7 +421,7 @@ impl TransferCursor {
                     skip -= piece.len();
                     continue;
                 }
-                emit(&piece[skip..]);
+                emit(&piece[skip..], j);
                 emitted_bytes += piece.len() - skip;
                 skip = 0;
                 used += 1;
