@@ -60,6 +60,20 @@ pub fn serve(cli: CliOverrides, cfg: Config) -> Result<()> {
         return Err(e.context("loading zones at start-up"));
     }
     let tls = load_tls(&cfg)?;
+    if !tls.is_empty() {
+        // The record layer is rustls in the serving cores either way; kTLS (SENDMSG from the
+        // mmap after the handshake) is not built, since no machine here has it to measure on.
+        if sys::kernel_tls_available() {
+            tracing::info!(
+                "kernel TLS is available, but not used: TLS records are encrypted in user space"
+            );
+        } else {
+            tracing::info!(
+                "kernel TLS not available (CONFIG_TLS unset): TLS records are encrypted in user \
+                 space"
+            );
+        }
+    }
     let mut tls_listen: Vec<Vec<SocketAddr>> = cfg.tls.iter().map(|t| t.listen.clone()).collect();
     // Sockets: bind every address on every core. Port 0 is resolved by the first bind and
     // reused by the others, so all cores share one port per address.

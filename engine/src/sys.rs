@@ -9,7 +9,7 @@
 use std::io;
 use std::mem::{size_of, zeroed};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
-use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 use io_uring::{squeue, IoUring};
 
@@ -304,6 +304,32 @@ pub fn set_tcp_nodelay(fd: RawFd) -> io::Result<()> {
     setsockopt_int(fd, libc::IPPROTO_TCP, libc::TCP_NODELAY, 1)
 }
 
+/// Whether the kernel offers kernel TLS (the "tls" TCP upper-layer protocol, CONFIG_TLS): set
+/// on a fresh unconnected socket, the option fails with ENOENT when the kernel has no such ULP
+/// (nor a module to load for it), and with ENOTCONN when it has one (a ULP needs a connected
+/// socket). Nothing is attached either way.
+pub fn kernel_tls_available() -> bool {
+    // SAFETY: socket(2) with constant arguments; the result is checked before use.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return false;
+    }
+    // SAFETY: `fd` was just returned by socket(2) and is owned by nothing else.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let name = b"tls";
+    // SAFETY: `name` is live for the call and its length is passed; the kernel only reads it.
+    let ret = unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_ULP,
+            name.as_ptr().cast(),
+            name.len() as libc::socklen_t,
+        )
+    };
+    ret == 0 || io::Error::last_os_error().raw_os_error() != Some(libc::ENOENT)
+}
+
 /// Sets the process's file-creation mask, returning the previous one. The mask is process-wide:
 /// called at start-up, around the creation of the handoff socket file only.
 pub fn set_umask(mask: u32) -> u32 {
@@ -337,4 +363,18 @@ pub fn monotonic_us() -> u64 {
     // exists on Linux, so the call cannot fail with a valid pointer.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
     ts.tv_sec as u64 * 1_000_000 + ts.tv_nsec as u64 / 1_000
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn kernel_tls_probe_agrees_with_the_kernels_ulp_list() {
+        // The probe loads the tls module where one exists, so afterwards the kernel's list of
+        // upper-layer protocols names "tls" exactly when the probe says kTLS is there.
+        let available = super::kernel_tls_available();
+        let listed = std::fs::read_to_string("/proc/sys/net/ipv4/tcp_available_ulp")
+            .map(|l| l.split_whitespace().any(|u| u == "tls"))
+            .unwrap_or(false);
+        assert_eq!(available, listed);
+    }
 }
