@@ -267,6 +267,13 @@ impl TlsConn {
         loop {
             self.flush(sock)?;
             let n = match sock.read(&mut buf[carry..]) {
+                Ok(0) if self.handshake.is_none() => {
+                    return Err(XfrError::Tls(
+                        "the server closed the connection during the handshake (is it a TLS \
+                         listener?)"
+                            .into(),
+                    ))
+                }
                 Ok(0) => return Err(XfrError::Truncated),
                 Ok(n) => n,
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(Progress::Pending),

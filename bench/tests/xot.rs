@@ -20,8 +20,9 @@ const SIGNED: &str = "signed.xot.";
 /// A throwaway key (base64 of "xot-bench-test-secret").
 const KEY: &str = "xot-key.:hmac-sha256:eG90LWJlbmNoLXRlc3Qtc2VjcmV0";
 
-/// The server, its TLS port and PKI, and the records of an AXFR of OPEN.
+/// The server, its plain and TLS ports and PKI, and the records of an AXFR of OPEN.
 struct Xfrd {
+    port: u16,
     tls_port: u16,
     pki: Pki,
     records: u64,
@@ -44,6 +45,7 @@ fn start_xfrd() -> Xfrd {
     cmd.arg("serve").arg("--config").arg(&conf);
     let proc = spawn_listening("xfrd", cmd, d.join("xfrd.log"), tls_port, || true);
     Xfrd {
+        port,
         tls_port,
         pki,
         records,
@@ -69,12 +71,19 @@ fn config(d: &Path, port: u16, tls_port: u16, pki: &Pki) -> String {
     )
 }
 
-/// `axfr` over TLS to `x` with `extra` flags; the report must be there.
-fn axfr_tls(x: &Xfrd, name: &str, extra: &[&str]) -> (std::process::Output, serde_json::Value) {
-    let target = format!("127.0.0.1:{}", x.tls_port);
+/// xfr-bench `cmd` (axfr, ixfr) over TLS to `x`'s `port`, checking the certificate against
+/// `name`, with `extra` flags; the report must be there.
+fn bench_tls(
+    x: &Xfrd,
+    cmd: &str,
+    port: u16,
+    name: &str,
+    extra: &[&str],
+) -> (std::process::Output, serde_json::Value) {
+    let target = format!("127.0.0.1:{port}");
     let ca = x.pki.ca.display().to_string();
     let mut args = vec![
-        "axfr",
+        cmd,
         "--target",
         &target,
         "--tls",
@@ -89,6 +98,11 @@ fn axfr_tls(x: &Xfrd, name: &str, extra: &[&str]) -> (std::process::Output, serd
     let (out, j) = run_bench(&args);
     let j = j.unwrap_or_else(|| panic!("no report: {}", String::from_utf8_lossy(&out.stderr)));
     (out, j)
+}
+
+/// `axfr` over TLS to `x`'s TLS listener.
+fn axfr_tls(x: &Xfrd, name: &str, extra: &[&str]) -> (std::process::Output, serde_json::Value) {
+    bench_tls(x, "axfr", x.tls_port, name, extra)
 }
 
 #[test]
@@ -191,27 +205,22 @@ fn tsig_and_ixfr_inside_tls() {
     assert_eq!(j["errors_by_kind"]["rcode_refused"], 2, "{j}");
     assert_eq!(j["tls"]["handshakes_full"], 2, "{j}");
     // IXFR from serial 0: an AXFR-style answer, also by IP address as the name.
-    let target = format!("127.0.0.1:{}", x.tls_port);
-    let ca = x.pki.ca.display().to_string();
-    let (out, j) = run_bench(&[
+    let (out, j) = bench_tls(
+        &x,
         "ixfr",
-        "--target",
-        &target,
-        "--zone",
-        OPEN,
-        "--serial",
-        "0",
-        "--tls",
-        "--tls-ca",
-        &ca,
-        "--tls-name",
+        x.tls_port,
         "127.0.0.1",
-        "--transfers",
-        "3",
-        "--verify",
-        "--fail-on-error",
-    ]);
-    let j = j.unwrap();
+        &[
+            "--zone",
+            OPEN,
+            "--serial",
+            "0",
+            "--transfers",
+            "3",
+            "--verify",
+            "--fail-on-error",
+        ],
+    );
     assert!(out.status.success(), "{j}");
     assert_eq!(j["mode"], "ixfr");
     assert_eq!(j["verify"]["records"], x.records, "{j}");
@@ -243,6 +252,16 @@ fn wrong_tls_name_fails_with_the_certificate_reason() {
             "{driver}: {e}"
         );
         assert_eq!(j["tls"]["handshakes_full"], 0, "{driver}: {j}");
+    }
+    // A plain DNS listener is not a TLS one: said so, for both drivers.
+    for driver in ["events", "threads"] {
+        let extra = ["--zone", OPEN, "--transfers", "1", "--driver", driver];
+        let (_, j) = bench_tls(&x, "axfr", x.port, SERVER_NAME, &extra);
+        let e = j["first_error"].as_str().unwrap();
+        assert!(
+            e.contains("closed the connection during the handshake"),
+            "{driver}: {e}"
+        );
     }
     // Flags that go together: --tls needs the CA and the name.
     let (out, _) = run_bench(&["axfr", "--zone", OPEN, "--tls", "--tls-name", "x"]);
