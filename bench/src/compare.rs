@@ -37,7 +37,10 @@
 //! verified AXFRs, the large zone and the small zone run over TLS, the small zone twice: every
 //! connection with a full handshake, then with one session store for the run (resumed
 //! handshakes); SOA queries stay on UDP, and the handoff workload (plain TCP by nature) is not
-//! run.
+//! run. Seen over TLS: nsd 4.6.1 takes about 44 ms for any small transfer (kdig +tls too, 2.5
+//! ms over TCP). strace shows it writing the whole answer as a full TLS record and a short
+//! one, then nothing for 44 ms; it sets no TCP_NODELAY, so the short record most likely waits
+//! (Nagle) for the client's delayed ACK of the first. Not worked around: it is the server's.
 
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
