@@ -24,7 +24,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
-use super::diff::{self, compose, Diff};
+use super::diff::{self, compose, Bodies, Diff};
 use super::journal::{
     render_version, write_journal, Journal, JournalLimits, NewVersion, RenderedVersion,
     SerialPolicy,
@@ -33,9 +33,9 @@ use crate::build::{self, BuildOptions};
 use crate::compile::{CompileError, CompileOptions, CompileReport, CompileTimings};
 use crate::name::Name;
 use crate::record::Record;
-use crate::render::{self, decode::decode_body};
+use crate::render;
 use crate::rtype;
-use crate::store::{self, Store, StoreError, StoredMessage};
+use crate::store::{self, Store, StoreError};
 use crate::zonefile::{self, ParseOptions};
 
 /// What [`compile_update`] did.
@@ -97,23 +97,6 @@ fn soa_record(origin: &Name, class: u16, ttl: u32, rdata: &[u8]) -> Record {
     }
 }
 
-/// Every record of a version's messages, SOA included (twice: first and last).
-fn decode_all<'a>(
-    base: usize,
-    messages: impl Iterator<Item = StoredMessage<'a>>,
-    path: &Path,
-) -> Result<Vec<Record>, StoreError> {
-    let mut out = Vec::new();
-    for (i, m) in messages.enumerate() {
-        let records = decode_body(m.body, base, m.ancount).map_err(|e| StoreError::Corrupt {
-            path: path.to_path_buf(),
-            what: format!("message {i}: {e}"),
-        })?;
-        out.extend(records);
-    }
-    Ok(out)
-}
-
 /// Sets the serial in SOA RDATA (the first of its five trailing 32-bit fields).
 fn set_serial(rdata: &mut [u8], serial: u32) {
     let n = rdata.len();
@@ -158,15 +141,44 @@ pub fn compile_update(
     if let Some((old, journal)) = previous {
         let base = render::body_base(origin);
         let t = Instant::now();
-        let old_records = decode_all(base, old.messages(), old.path())?;
-        let new_records = decode_all(
+        let old_bodies = Bodies {
             base,
-            (0..built.message_count()).map(|i| built.message(i)),
-            zonefile,
-        )?;
+            messages: old.messages().map(|m| (m.body, m.ancount)).collect(),
+        };
+        let new_bodies = Bodies {
+            base,
+            messages: (0..built.message_count())
+                .map(|i| {
+                    let m = built.message(i);
+                    (m.body, m.ancount)
+                })
+                .collect(),
+        };
+        // The previous store is a file that may have been damaged; the new build's bodies were
+        // just rendered: the error names the one that does not decode.
+        let corrupt = |e: diff::BodyError| StoreError::Corrupt {
+            path: if e.old {
+                old.path().to_path_buf()
+            } else {
+                zonefile.to_path_buf()
+            },
+            what: e.to_string(),
+        };
+        // Walking both versions (names expanded into reused buffers) and hashing their records,
+        // on two threads, is `decode_old`; the merge and the decode of what changed, `diff`.
+        let (ho, hn) = diff::hash_versions(&old_bodies, &new_bodies).map_err(corrupt)?;
         timings.decode_old = t.elapsed();
         let t = Instant::now();
-        let mut d = diff::diff(old_records, new_records, old.serial(), built.serial);
+        let mut d = diff::merge_hashed(
+            &old_bodies,
+            &ho,
+            &new_bodies,
+            &hn,
+            old.serial(),
+            built.serial,
+        )
+        .map_err(corrupt)?;
+        drop((ho, hn, old_bodies, new_bodies));
         timings.diff = t.elapsed();
         if d.is_empty() && built.serial == old.serial() {
             outcome = UpdateOutcome::Unchanged;
