@@ -2,9 +2,9 @@
 //! for the test (xfrd-tests' `tls::make_pki`): `axfr --tls` transfers the whole zone with
 //! both drivers, with `--tls-resume` the connections after the first resume their sessions
 //! (the counts are in the report), TSIG and `--verify` work inside TLS, a wrong `--tls-name`
-//! fails every transfer with the certificate's reason; `compare --tls` runs xfrd and named
-//! over TLS, signed and verified, with full and resumed handshakes (knotd is skipped with its
-//! reason).
+//! fails every transfer with the certificate's reason; `compare --tls` runs xfrd, nsd and
+//! named over TLS, signed and verified, with full and resumed handshakes (knotd is skipped
+//! with its reason).
 
 mod common;
 
@@ -270,14 +270,17 @@ fn wrong_tls_name_fails_with_the_certificate_reason() {
 }
 
 #[test]
-fn compare_over_tls_runs_xfrd_and_named_and_skips_knotd() {
-    for p in ["named", "knotd", "taskset"] {
+fn compare_over_tls_runs_xfrd_nsd_and_named_and_skips_knotd() {
+    for p in ["named", "nsd", "knotd", "taskset"] {
         if require_program(p).is_none() {
             return;
         }
     }
     // Signed too: xfrd's keyed ACL must name transport "any" to cover TLS.
-    let r = compare("xfrd,knotd,named", &["--tls", "--verify", "--tsig", KEY]);
+    let r = compare(
+        "xfrd,knotd,nsd,named",
+        &["--tls", "--verify", "--tsig", KEY],
+    );
     assert!(r.out.status.success(), "{}", stderr(&r));
     let err = stderr(&r);
     assert!(
@@ -291,7 +294,7 @@ fn compare_over_tls_runs_xfrd_and_named_and_skips_knotd() {
         .unwrap()
         .starts_with("knotd (no XoT"));
     let servers = j["servers"].as_array().unwrap();
-    assert_eq!(servers.len(), 2, "{j}");
+    assert_eq!(servers.len(), 3, "{j}");
     for s in servers {
         let name = s["name"].as_str().unwrap();
         assert_eq!(s["large_records"], r.records, "{name}");
@@ -329,7 +332,10 @@ fn compare_over_tls_runs_xfrd_and_named_and_skips_knotd() {
         assert_eq!(s["soa_udp"]["errors"], 0, "{name}");
     }
     let md = &r.md;
-    assert!(md.contains("| workload | metric | xfrd | named |"), "{md}");
+    assert!(
+        md.contains("| workload | metric | xfrd | nsd | named |"),
+        "{md}"
+    );
     assert!(md.contains("Over TLS (XoT, RFC 9103)"), "{md}");
     assert!(
         md.contains("| XoT 10k-zone, c=4, resumed | transfers/s |"),
