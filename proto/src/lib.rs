@@ -24,8 +24,10 @@ pub mod query;
 pub mod response;
 pub mod tsig;
 pub mod wire;
+pub mod xfrin;
 
 pub use cursor::{MessageSource, Signing, TransferCursor, PREFIX_BYTES};
 pub use framing::{frame, FrameError};
 pub use query::{parse_query, Query, QueryError};
 pub use response::{write_error_response, write_soa_answer, ResponseError};
+pub use xfrin::{XfrIn, XfrInError};
