@@ -11,6 +11,12 @@
 //! (`ca-file`, `remote-hostname`) named in its `primaries`; nsd 4.6 with `tls-cert-bundle:` (the
 //! CA) in `server:` and a `tls-auth:` clause (`auth-domain-name:`) named at the end of its
 //! `request-xfr:`. knotd 3.2 is not configured for XoT here.
+//!
+//! Primaries given a TSIG key require it for transfers: knotd an ACL with `key:` (unsigned
+//! queries get NOTAUTH), nsd `provide-xfr: ADDR KEY` and named `allow-transfer { key ...; }`
+//! (both REFUSED). A [`Role::JournaledPrimary`] answers IXFR after [`PeerServer::reload_zone`]
+//! with the diff of the reload, as a [`Role::Primary`] does not (knotd keeps no journal,
+//! named computes no difference: both answer IXFR AXFR-style, as nsd 4.6 always does).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -62,8 +68,13 @@ pub enum Role<'a> {
         ca: &'a Path,
         server_name: &'a str,
     },
-    /// A primary that serves `zonefile`.
+    /// A primary that serves `zonefile`. With [`PeerOptions::tsig`], transfers need the key.
     Primary { zonefile: &'a Path },
+    /// A [`Role::Primary`] that also keeps the difference between each version it loads and
+    /// the one before (knotd: `zonefile-load: difference`, named: `ixfr-from-differences`),
+    /// so it answers IXFR after [`PeerServer::reload_zone`]. nsd 4.6 serves no IXFR (it came
+    /// in 4.7): refused.
+    JournaledPrimary { zonefile: &'a Path },
 }
 
 /// The name of the TLS settings in the peers' configurations (named `tls`, nsd `tls-auth:`).
@@ -135,6 +146,7 @@ pub fn start_with(
     std::fs::create_dir_all(dir)?;
     let zone_bare = zone.trim_end_matches('.');
     let zonefile = dir.join(format!("{zone_bare}.zone"));
+    let journaled = matches!(role, Role::JournaledPrimary { .. });
     let (primary, is_secondary, xot) = match role {
         Role::Secondary {
             primary_ip,
@@ -150,7 +162,7 @@ pub fn start_with(
             true,
             Some((ca.display().to_string(), server_name)),
         ),
-        Role::Primary { zonefile: src } => {
+        Role::Primary { zonefile: src } | Role::JournaledPrimary { zonefile: src } => {
             std::fs::copy(src, &zonefile).with_context(|| format!("copy {}", src.display()))?;
             ((String::new(), 0), false, None)
         }
@@ -183,9 +195,15 @@ pub fn start_with(
                     primary.0, primary.1, primary.0
                 )
             } else {
+                let acl_key = key.map_or(String::new(), |k| format!("    key: {}\n", k.name));
+                let journal = if journaled {
+                    "    zonefile-load: difference\n    journal-content: changes\n"
+                } else {
+                    "    journal-content: none\n"
+                };
                 format!(
-                    "acl:\n  - id: xfr_out\n    address: [127.0.0.0/8, ::1]\n    action: transfer\n\
-                     zone:\n  - domain: {zone}\n    file: \"{zf}\"\n    acl: [xfr_out]\n    zonefile-sync: -1\n    journal-content: none\n"
+                    "{key_part}acl:\n  - id: xfr_out\n    address: [127.0.0.0/8, ::1]\n{acl_key}    action: transfer\n\
+                     zone:\n  - domain: {zone}\n    file: \"{zf}\"\n    acl: [xfr_out]\n    zonefile-sync: -1\n{journal}"
                 )
             };
             std::fs::write(
@@ -222,7 +240,12 @@ pub fn start_with(
                     primary.0, primary.1, primary.0
                 )
             } else {
-                "    provide-xfr: 127.0.0.0/8 NOKEY\n    provide-xfr: ::1 NOKEY\n".to_string()
+                if journaled {
+                    bail!("nsd 4.6 serves no IXFR: it cannot be a journaled primary");
+                }
+                format!(
+                    "    provide-xfr: 127.0.0.0/8 {key_name}\n    provide-xfr: ::1 {key_name}\n"
+                )
             };
             std::fs::write(
                 &conf,
@@ -260,7 +283,17 @@ pub fn start_with(
                     primary.0, primary.1
                 )
             } else {
-                format!("zone \"{zone}\" {{ type primary; file \"{zf}\"; }};\n")
+                let allow = key.map_or(String::new(), |k| {
+                    format!(" allow-transfer {{ key \"{}\"; }};", k.name)
+                });
+                let ixfr = if journaled {
+                    " ixfr-from-differences yes;"
+                } else {
+                    ""
+                };
+                format!(
+                    "{key_part}zone \"{zone}\" {{ type primary; file \"{zf}\";{allow}{ixfr} }};\n"
+                )
             };
             let (v4, v6) = if ip.contains(':') {
                 ("none;".to_string(), format!("{ip};"))
@@ -307,4 +340,31 @@ pub fn start_with(
         dir: dir.to_path_buf(),
         proc,
     }))
+}
+
+impl PeerServer {
+    /// The zone file the peer serves (a primary's copy of the file it was started with).
+    pub fn zonefile(&self, zone: &str) -> PathBuf {
+        self.dir
+            .join(format!("{}.zone", zone.trim_end_matches('.')))
+    }
+
+    /// Replaces a primary's zone with `text` and makes the peer load it (SIGHUP: knotd, nsd
+    /// and named all reload changed zone files on it), then waits until it answers SOA with
+    /// `serial` (30 s at most).
+    pub fn reload_zone(&mut self, zone: &str, text: &str, serial: u32) -> Result<()> {
+        std::fs::write(self.zonefile(zone), text)?;
+        self.proc.signal("HUP")?;
+        let (ip, port) = (self.ip.clone(), self.port);
+        let proc = &mut self.proc;
+        wait_until(
+            Duration::from_secs(30),
+            &format!("{} to serve serial {serial} of {zone}", self.peer.program()),
+            || {
+                proc.check_running()?;
+                Ok(soa_serial(&ip, port, zone) == Some(serial))
+            },
+        )
+        .with_context(|| format!("{} log:\n{}", self.peer.program(), self.proc.log_text()))
+    }
 }
