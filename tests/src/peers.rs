@@ -351,17 +351,24 @@ impl PeerServer {
 
     /// Replaces a primary's zone with `text` and makes the peer load it (SIGHUP: knotd, nsd
     /// and named all reload changed zone files on it), then waits until it answers SOA with
-    /// `serial` (30 s at most).
+    /// `serial` (30 s at most). The file is written and the signal sent again every 2 s while
+    /// the old serial is served: a peer that compares modification times in whole seconds
+    /// may not see a file rewritten in the second it loaded the last one.
     pub fn reload_zone(&mut self, zone: &str, text: &str, serial: u32) -> Result<()> {
-        std::fs::write(self.zonefile(zone), text)?;
-        self.proc.signal("HUP")?;
+        let file = self.zonefile(zone);
         let (ip, port) = (self.ip.clone(), self.port);
         let proc = &mut self.proc;
+        let mut next_hup = std::time::Instant::now();
         wait_until(
             Duration::from_secs(30),
             &format!("{} to serve serial {serial} of {zone}", self.peer.program()),
             || {
                 proc.check_running()?;
+                if std::time::Instant::now() >= next_hup {
+                    std::fs::write(&file, text)?;
+                    proc.signal("HUP")?;
+                    next_hup += Duration::from_secs(2);
+                }
                 Ok(soa_serial(&ip, port, zone) == Some(serial))
             },
         )
