@@ -753,6 +753,13 @@ mod tests {
     use crate::tsig::{Algorithm, MacBuf, ResponseSigner, RR_BYTES_MAX};
     use crate::wire::{FLAG_AA, FLAG_QR, RCODE_NOTIMP, RCODE_REFUSED};
 
+    /// Asserts that `$e` matches `$p`, showing `$e` (an error's message) when not.
+    macro_rules! assert_matches {
+        ($e:expr, $p:pat $(if $guard:expr)?) => {
+            assert!(matches!($e, $p $(if $guard)?), "{}", $e)
+        };
+    }
+
     const ORIGIN: &str = "example.com.";
     const ID: u16 = 0x4d2;
     const NOW: u64 = 1_700_000_000;
@@ -1047,12 +1054,7 @@ mod tests {
     }
 
     fn key() -> Key {
-        Key::new(
-            b"\x07xfr-key\x00",
-            Algorithm::HmacSha256,
-            b"0123456789abcdef",
-        )
-        .unwrap()
+        Key::parse_spec("xfr-key.:hmac-sha256:MDEyMzQ1Njc4OWFiY2RlZg==").unwrap()
     }
 
     /// A client and the primary answering its query.
@@ -1258,29 +1260,23 @@ mod tests {
         // Not newer, but a whole zone behind it: we never go back.
         let (mut x, mut p) = pair(Kind::Ixfr { serial: 9 }, None);
         let err = drive(&mut x, &p.stream(&zone(), &[]), &mut Collect::default()).unwrap_err();
-        assert!(
-            matches!(
-                err,
-                XfrInError::NotNewer {
-                    held: 9,
-                    primary: 7,
-                    ..
-                }
-            ),
-            "{err}"
+        assert_matches!(
+            err,
+            XfrInError::NotNewer {
+                held: 9,
+                primary: 7,
+                ..
+            }
         );
         // Newer, yet alone: the rest of the answer never came.
         let (mut x, mut p) = pair(Kind::Ixfr { serial: 5 }, None);
         let err = drive(&mut x, &p.stream(&[soa(7)], &[]), &mut Collect::default()).unwrap_err();
-        assert!(
-            matches!(
-                err,
-                XfrInError::Truncated {
-                    messages: 1,
-                    records: 1
-                }
-            ),
-            "{err}"
+        assert_matches!(
+            err,
+            XfrInError::Truncated {
+                messages: 1,
+                records: 1
+            }
         );
     }
 
@@ -1319,38 +1315,32 @@ mod tests {
         let mut msgs = p.stream(&z, &[3]);
         msgs[1][1] ^= 1;
         let e = rejected(&mut x, &msgs);
-        assert!(
-            matches!(e, XfrInError::WrongId { message: 2, want: ID, got } if got == ID ^ 1),
-            "{e}"
-        );
+        assert_matches!(e, XfrInError::WrongId { message: 2, want: ID, got } if got == ID ^ 1);
 
         let (mut x, mut p) = pair(Kind::Axfr, None);
         p.flags = FLAG_AA;
         let e = rejected(&mut x, &p.stream(&z, &[]));
-        assert!(matches!(e, XfrInError::NotResponse { message: 1 }), "{e}");
+        assert_matches!(e, XfrInError::NotResponse { message: 1 });
 
         let (mut x, mut p) = pair(Kind::Axfr, None);
         p.flags = FLAG_QR | (4 << crate::wire::OPCODE_SHIFT);
         let e = rejected(&mut x, &p.stream(&z, &[]));
-        assert!(
-            matches!(
-                e,
-                XfrInError::WrongOpcode {
-                    message: 1,
-                    opcode: 4
-                }
-            ),
-            "{e}"
+        assert_matches!(
+            e,
+            XfrInError::WrongOpcode {
+                message: 1,
+                opcode: 4
+            }
         );
 
         let (mut x, mut p) = pair(Kind::Axfr, None);
         p.flags = FLAG_QR | FLAG_TC;
         let e = rejected(&mut x, &p.stream(&z, &[]));
-        assert!(matches!(e, XfrInError::Truncation { message: 1 }), "{e}");
+        assert_matches!(e, XfrInError::Truncation { message: 1 });
 
         let (mut x, _) = pair(Kind::Axfr, None);
         let e = rejected(&mut x, &[vec![0; 5]]);
-        assert!(matches!(e, XfrInError::Malformed { message: 1, .. }), "{e}");
+        assert_matches!(e, XfrInError::Malformed { message: 1, .. });
 
         // A record cut short.
         let (mut x, mut p) = pair(Kind::Axfr, None);
@@ -1358,7 +1348,7 @@ mod tests {
         let n = msgs[0].len();
         msgs[0].truncate(n - 3);
         let e = rejected(&mut x, &msgs);
-        assert!(matches!(e, XfrInError::Malformed { message: 1, .. }), "{e}");
+        assert_matches!(e, XfrInError::Malformed { message: 1, .. });
     }
 
     #[test]
@@ -1373,7 +1363,7 @@ mod tests {
             let (mut x, mut p) = pair(kind, None);
             p.flags = FLAG_QR | rcode as u16;
             let e = rejected(&mut x, &[p.message(true, &[])]);
-            assert!(matches!(e, XfrInError::Rcode { message: 1, .. }), "{e}");
+            assert_matches!(e, XfrInError::Rcode { message: 1, .. });
             assert!(e.to_string().contains(name), "{e}");
             assert_eq!(e.falls_back_to_axfr(), fallback, "{e}");
         }
@@ -1386,18 +1376,12 @@ mod tests {
         // Missing from the first message.
         let (mut x, mut p) = pair(Kind::Axfr, None);
         let e = rejected(&mut x, &[p.message(false, &z)]);
-        assert!(
-            matches!(e, XfrInError::QuestionMissing { message: 1 }),
-            "{e}"
-        );
+        assert_matches!(e, XfrInError::QuestionMissing { message: 1 });
         // Another type (IXFR asked, AXFR in the question).
         let (mut x, mut p) = pair(Kind::Ixfr { serial: 1 }, None);
         p.qtype = TYPE_AXFR;
         let e = rejected(&mut x, &p.stream(&z, &[]));
-        assert!(
-            matches!(e, XfrInError::QuestionMismatch { message: 1 }),
-            "{e}"
-        );
+        assert_matches!(e, XfrInError::QuestionMismatch { message: 1 });
         // Another name, in a later message.
         let (mut x, mut p) = pair(Kind::Axfr, None);
         let mut msgs = p.stream(&z, &[2]);
@@ -1405,10 +1389,7 @@ mod tests {
         other[13] = b'x'; // "example" → "xxample"
         msgs[1] = other;
         let e = rejected(&mut x, &msgs);
-        assert!(
-            matches!(e, XfrInError::QuestionMismatch { message: 2 }),
-            "{e}"
-        );
+        assert_matches!(e, XfrInError::QuestionMismatch { message: 2 });
         // The name in another case, repeated in a later message: fine.
         let (mut x, mut p) = pair(Kind::Axfr, None);
         let mut msgs = p.stream(&z, &[2]);
@@ -1420,10 +1401,7 @@ mod tests {
         let mut msgs = p.stream(&z, &[]);
         msgs[0][5] = 2;
         let e = rejected(&mut x, &msgs);
-        assert!(
-            matches!(e, XfrInError::QuestionMismatch { message: 1 }),
-            "{e}"
-        );
+        assert_matches!(e, XfrInError::QuestionMismatch { message: 1 });
     }
 
     #[test]
@@ -1435,7 +1413,7 @@ mod tests {
             rejected(&mut x, &p.stream(&recs, cuts))
         };
         let e = case(Kind::Axfr, z[1..].to_vec(), &[]);
-        assert!(matches!(e, XfrInError::FirstNotSoa { message: 1 }), "{e}");
+        assert_matches!(e, XfrInError::FirstNotSoa { message: 1 });
 
         let mut out = z.clone();
         out.insert(3, a("www.example.net.", 9));
@@ -1448,33 +1426,30 @@ mod tests {
         let mut out = z.clone();
         out.insert(3, a("notexample.com.", 9));
         let e = case(Kind::Axfr, out, &[]);
-        assert!(matches!(e, XfrInError::OutOfZone { .. }), "{e}");
+        assert_matches!(e, XfrInError::OutOfZone { .. });
 
         let mut out = z.clone();
         out.insert(3, t(&n, Data::Soa(7)));
         let e = case(Kind::Axfr, out, &[]);
-        assert!(matches!(e, XfrInError::MisplacedSoa { .. }), "{e}");
+        assert_matches!(e, XfrInError::MisplacedSoa { .. });
 
         let mut out = z.clone();
         *out.last_mut().unwrap() = soa(8);
         let e = case(Kind::Axfr, out, &[]);
-        assert!(
-            matches!(
-                e,
-                XfrInError::FinalSoaMismatch {
-                    first: 7,
-                    got: 8,
-                    ..
-                }
-            ),
-            "{e}"
+        assert_matches!(
+            e,
+            XfrInError::FinalSoaMismatch {
+                first: 7,
+                got: 8,
+                ..
+            }
         );
 
         // Records after the final SOA, in the same message and in a later one.
         let mut out = z.clone();
         out.push(a(&n, 1));
         let e = case(Kind::Axfr, out.clone(), &[]);
-        assert!(matches!(e, XfrInError::AfterEnd { message: 1 }), "{e}");
+        assert_matches!(e, XfrInError::AfterEnd { message: 1 });
         let (mut x, mut p) = pair(Kind::Axfr, None);
         let msgs = p.stream(&out, &[z.len()]);
         let mut sink = Collect::default();
@@ -1483,69 +1458,35 @@ mod tests {
             Ok(Progress::Done(_))
         ));
         let e = x.feed(&msgs[1], NOW, &mut sink).unwrap_err();
-        assert!(matches!(e, XfrInError::AfterEnd { message: 2 }), "{e}");
+        assert_matches!(e, XfrInError::AfterEnd { message: 2 });
 
-        // The first diff does not start at our serial.
-        let e = case(
-            Kind::Ixfr { serial: 1 },
-            vec![soa(3), soa(2), soa(3), soa(3)],
-            &[],
-        );
-        assert!(
-            matches!(
-                e,
-                XfrInError::DiffChain {
-                    want: 1,
-                    got: 2,
-                    ..
-                }
+        // Serials that do not chain, each with the serial wanted and the one found: the first
+        // diff not at ours; 1 → 2 then 3 → 4; 1 → 2 then the final SOA 3.
+        for (recs, cuts, message, want, got) in [
+            (vec![soa(3), soa(2), soa(3), soa(3)], &[][..], 1, 1, 2),
+            (
+                vec![soa(4), soa(1), soa(2), soa(3), soa(4), soa(4)],
+                &[3],
+                2,
+                2,
+                3,
             ),
-            "{e}"
-        );
-        // Diffs that do not chain: 1 → 2, then 3 → 4.
-        let e = case(
-            Kind::Ixfr { serial: 1 },
-            vec![soa(4), soa(1), soa(2), soa(3), soa(4), soa(4)],
-            &[3],
-        );
-        assert!(
-            matches!(
+            (vec![soa(3), soa(1), soa(2), soa(3)], &[], 1, 2, 3),
+        ] {
+            let e = case(Kind::Ixfr { serial: 1 }, recs, cuts);
+            assert_matches!(
                 e,
-                XfrInError::DiffChain {
-                    message: 2,
-                    want: 2,
-                    got: 3
-                }
-            ),
-            "{e}"
-        );
-        // The last diff ends elsewhere than the first SOA says: 1 → 2, then the final SOA 3.
-        let e = case(
-            Kind::Ixfr { serial: 1 },
-            vec![soa(3), soa(1), soa(2), soa(3)],
-            &[],
-        );
-        assert!(
-            matches!(
-                e,
-                XfrInError::DiffChain {
-                    want: 2,
-                    got: 3,
-                    ..
-                }
-            ),
-            "{e}"
-        );
+                XfrInError::DiffChain { message: m, want: w, got: g }
+                    if (m, w, g) == (message, want, got)
+            );
+        }
         // A diff going backwards: 5 → 4 inside a response whose first SOA is newer.
         let e = case(
             Kind::Ixfr { serial: 5 },
             vec![soa(6), soa(5), a(&n, 1), soa(4), soa(4)],
             &[],
         );
-        assert!(
-            matches!(e, XfrInError::SerialBackwards { from: 5, to: 4, .. }),
-            "{e}"
-        );
+        assert_matches!(e, XfrInError::SerialBackwards { from: 5, to: 4, .. });
 
         // Truncated: the stream ends mid-zone, mid-diff, before any record.
         let (mut x, mut p) = pair(Kind::Axfr, None);
@@ -1553,15 +1494,12 @@ mod tests {
         let mut sink = Collect::default();
         assert_eq!(x.feed(&msgs[0], NOW, &mut sink).unwrap(), Progress::More);
         let e = x.finish().unwrap_err();
-        assert!(
-            matches!(
-                e,
-                XfrInError::Truncated {
-                    messages: 1,
-                    records: 4
-                }
-            ),
-            "{e}"
+        assert_matches!(
+            e,
+            XfrInError::Truncated {
+                messages: 1,
+                records: 4
+            }
         );
         let (mut x, mut p) = pair(Kind::Ixfr { serial: 1 }, None);
         let recs = two_diffs();
@@ -1584,15 +1522,12 @@ mod tests {
         assert_eq!(msgs[0][q_end..q_end + 2], [0xC0, 12]);
         msgs[0][q_end + 4..q_end + 6].copy_from_slice(&3u16.to_be_bytes());
         let e = rejected(&mut x, &msgs);
-        assert!(
-            matches!(
-                e,
-                XfrInError::WrongClass {
-                    message: 1,
-                    class: 3
-                }
-            ),
-            "{e}"
+        assert_matches!(
+            e,
+            XfrInError::WrongClass {
+                message: 1,
+                class: 3
+            }
         );
     }
 
@@ -1606,7 +1541,7 @@ mod tests {
         };
         let msgs = p.stream(&recs, &[3]);
         let err = drive(&mut x, &msgs, &mut sink).unwrap_err();
-        assert!(matches!(err, XfrInError::Sink { message: 2, .. }), "{err}");
+        assert_matches!(err, XfrInError::Sink { message: 2, .. });
         assert!(err.to_string().contains("not held"), "{err}");
     }
 
@@ -1632,15 +1567,12 @@ mod tests {
         m3[11] -= 1;
         let mut sink = Collect::default();
         let e = drive(&mut x, &msgs, &mut sink).unwrap_err();
-        assert!(
-            matches!(
-                e,
-                XfrInError::Tsig {
-                    message: 3,
-                    error: ResponseError::Missing
-                }
-            ),
-            "{e}"
+        assert_matches!(
+            e,
+            XfrInError::Tsig {
+                message: 3,
+                error: ResponseError::Missing
+            }
         );
         assert!(e.to_string().starts_with("message 3: "), "{e}");
         assert_eq!(sink.events.len(), 3, "records of messages 1 and 2 only");
@@ -1650,35 +1582,29 @@ mod tests {
         let n = msgs[1].len();
         msgs[1][n - 7] ^= 1;
         let e = rejected(&mut x, &msgs);
-        assert!(
-            matches!(
-                e,
-                XfrInError::Tsig {
-                    message: 2,
-                    error: ResponseError::BadSig
-                }
-            ),
-            "{e}"
+        assert_matches!(
+            e,
+            XfrInError::Tsig {
+                message: 2,
+                error: ResponseError::BadSig
+            }
         );
         // Messages signed correctly but in another order: the chain breaks.
         let (mut x, mut p) = pair(Kind::Axfr, Some(&k));
         let mut msgs = p.stream(&z, &[1, 3, 5]);
         msgs.swap(1, 2);
         let e = rejected(&mut x, &msgs);
-        assert!(matches!(e, XfrInError::Tsig { message: 2, .. }), "{e}");
+        assert_matches!(e, XfrInError::Tsig { message: 2, .. });
         // A response to a signed query from a primary that did not sign at all.
         let (mut x, mut p) = pair(Kind::Axfr, Some(&k));
         p.signer = None;
         let e = rejected(&mut x, &p.stream(&z, &[]));
-        assert!(
-            matches!(
-                e,
-                XfrInError::Tsig {
-                    message: 1,
-                    error: ResponseError::Missing
-                }
-            ),
-            "{e}"
+        assert_matches!(
+            e,
+            XfrInError::Tsig {
+                message: 1,
+                error: ResponseError::Missing
+            }
         );
         // Signed with another secret.
         let other = Key::new(
@@ -1692,15 +1618,12 @@ mod tests {
         let _ = XfrIn::new(&origin(), Kind::Axfr, ID, Some(&other), NOW, &mut q);
         let mut p = Primary::answering(&q, Some(&other));
         let e = rejected(&mut x, &p.stream(&z, &[]));
-        assert!(
-            matches!(
-                e,
-                XfrInError::Tsig {
-                    message: 1,
-                    error: ResponseError::BadSig
-                }
-            ),
-            "{e}"
+        assert_matches!(
+            e,
+            XfrInError::Tsig {
+                message: 1,
+                error: ResponseError::BadSig
+            }
         );
         let _ = MacBuf::default();
     }

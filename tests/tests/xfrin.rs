@@ -18,7 +18,7 @@
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -202,6 +202,20 @@ fn generic_line(r: &[u8]) -> String {
     )
 }
 
+/// A scratch folder, when named-checkzone (which every comparison here goes through) is
+/// installed; `None` (skip) outside CI when it is not.
+fn scratch() -> Option<tempfile::TempDir> {
+    require_program("named-checkzone")?;
+    Some(tempfile::tempdir().unwrap())
+}
+
+/// [`txt_zone`] written to a file in `dir`.
+fn txt_file(dir: &Path, zone: &str, serial: u32, records: usize, tag: &str) -> PathBuf {
+    let file = dir.join(format!("{zone}{serial}.zone"));
+    std::fs::write(&file, txt_zone(zone, serial, records, tag)).unwrap();
+    file
+}
+
 /// A primary of `zone` from `zonefile`, transfers signed with [`tsig_spec`]; `None` when the
 /// peer is missing outside CI.
 fn primary(
@@ -256,10 +270,9 @@ fn check_full(
 
 #[test]
 fn axfr_from_each_peer_with_tsig_on_every_message() {
-    if require_program("named-checkzone").is_none() {
+    let Some(tmp) = scratch() else {
         return;
-    }
-    let tmp = tempfile::tempdir().unwrap();
+    };
     let zone = "xfrin.test.";
     let generated = generated_zone(zone, 3000, 14, tmp.path());
     let example = xfrd_tests::workspace_root().join("examples/example.com.zone");
@@ -318,13 +331,11 @@ fn keyed(records: &[Vec<u8>]) -> BTreeSet<String> {
 
 #[test]
 fn ixfr_from_journaled_primaries_yields_the_diff_then_up_to_date() {
-    if require_program("named-checkzone").is_none() {
+    let Some(tmp) = scratch() else {
         return;
-    }
-    let tmp = tempfile::tempdir().unwrap();
+    };
     let zone = "ixfr.test.";
-    let v1 = tmp.path().join("v1.zone");
-    std::fs::write(&v1, txt_zone(zone, 1, 50, "v1")).unwrap();
+    let v1 = txt_file(tmp.path(), zone, 1, 50, "v1");
     for peer in [Peer::Knot, Peer::Bind] {
         let dir = tmp.path().join(format!("{peer:?}"));
         let Some(mut p) = primary(peer, zone, &v1, true, &dir) else {
@@ -418,13 +429,11 @@ fn txt_line(zone: &str, label: &str, text: &str) -> String {
 
 #[test]
 fn ixfr_without_a_journal_comes_back_axfr_style() {
-    if require_program("named-checkzone").is_none() {
+    let Some(tmp) = scratch() else {
         return;
-    }
-    let tmp = tempfile::tempdir().unwrap();
+    };
     let zone = "fallback.test.";
-    let file = tmp.path().join("fallback.zone");
-    std::fs::write(&file, txt_zone(zone, 10, 400, "only")).unwrap();
+    let file = txt_file(tmp.path(), zone, 10, 400, "only");
     for peer in [Peer::Knot, Peer::Nsd, Peer::Bind] {
         let dir = tmp.path().join(format!("{peer:?}"));
         let Some(p) = primary(peer, zone, &file, false, &dir) else {
