@@ -133,6 +133,10 @@ pub struct LoadArgs {
     /// after the first resume their sessions (TLS 1.3 tickets) instead of full handshakes.
     #[arg(long, requires = "tls")]
     pub tls_resume: bool,
+    /// With --tls: queries carry an EDNS Padding option (RFC 7830; padded to 128 bytes, RFC
+    /// 8467), so a server that pads sends every message padded (xfrd: to 468-byte blocks).
+    #[arg(long, requires = "tls")]
+    pub tls_padding: bool,
 }
 
 /// The clap command of `xfr-bench`, for the man page and completion generator.

@@ -828,6 +828,7 @@ pub fn run(a: CompareArgs) -> anyhow::Result<()> {
             ca: c.ca.clone(),
             name: TLS_SERVER_NAME.to_string(),
             resume,
+            padding: false,
         })
     };
 

@@ -446,6 +446,20 @@ pub(crate) struct Done {
     pub(crate) outcome: Outcome,
 }
 
+/// Appends an OPT record (version 0, UDP size 1232) whose Padding option brings the query to a
+/// multiple of `block` bytes (RFC 7830, RFC 8467 section 4.1).
+fn add_padding(q: &mut Vec<u8>, block: usize) {
+    let ar = u16::from_be_bytes([q[10], q[11]]) + 1;
+    q[10..12].copy_from_slice(&ar.to_be_bytes());
+    let unpadded = q.len() + 11 + 4;
+    let pad = unpadded.div_ceil(block) * block - unpadded;
+    q.extend_from_slice(&[0, 0, 41, 0x04, 0xD0, 0, 0, 0, 0]);
+    q.extend_from_slice(&((4 + pad) as u16).to_be_bytes());
+    q.extend_from_slice(&[0, 12]);
+    q.extend_from_slice(&(pad as u16).to_be_bytes());
+    q.resize(q.len() + pad, 0);
+}
+
 /// The query of one transfer (signed with --tsig) and its response verifier.
 pub(crate) fn xfr_query(ctx: &Ctx, id: u16) -> (Vec<u8>, Transfer) {
     let cfg = ctx.cfg;
@@ -454,6 +468,9 @@ pub(crate) fn xfr_query(ctx: &Ctx, id: u16) -> (Vec<u8>, Transfer) {
         _ => (TYPE_AXFR, Kind::Axfr, None),
     };
     let mut q = message::build_query(id, ctx.zone_wire.as_wire(), qtype, serial);
+    if cfg.tls.as_ref().is_some_and(|t| t.padding) {
+        add_padding(&mut q, 128);
+    }
     // Gaps of unsigned messages as RFC 8945 section 5.3.1 allows them (NSD signs one message
     // in a hundred or so); each signed one is verified over all since the last.
     let verifier = cfg.tsig.as_ref().and_then(|k| {

@@ -58,6 +58,7 @@ fn run_load(
                 ca,
                 name,
                 resume: a.tls_resume,
+                padding: a.tls_padding,
             }),
             _ => None,
         },

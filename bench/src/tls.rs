@@ -62,6 +62,9 @@ pub struct TlsOptions {
     pub name: String,
     /// Keep sessions in one store for the whole run and resume them (tickets).
     pub resume: bool,
+    /// Queries carry an EDNS Padding option (RFC 7830), padded to a multiple of 128 bytes
+    /// (RFC 8467 section 4.1): a server that pads answers every message padded.
+    pub padding: bool,
 }
 
 /// The ring provider with X25519 as the first key exchange group.

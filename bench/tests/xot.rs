@@ -163,6 +163,36 @@ fn axfr_over_tls_resumes_sessions_with_both_drivers() {
         }
         assert!(text.contains("resumed handshakes"), "{text}");
     }
+    // With --tls-padding xfrd pads every message (to 468-byte blocks): the records are the
+    // same, the bytes more, the check of every message still passes.
+    let padded = |pad: bool| {
+        let mut extra = vec![
+            "--zone",
+            OPEN,
+            "--transfers",
+            "2",
+            "--verify",
+            "--expect-records",
+            &records,
+            "--fail-on-error",
+        ];
+        if pad {
+            extra.push("--tls-padding");
+        }
+        let (out, j) = axfr_tls(&x, SERVER_NAME, &extra);
+        assert!(out.status.success(), "padding {pad}: {j}");
+        assert_eq!(j["verify"]["records"], x.records, "{j}");
+        (
+            j["bytes_total"].as_u64().unwrap(),
+            j["messages_total"].as_u64().unwrap(),
+        )
+    };
+    let ((plain, m1), (pad, m2)) = (padded(false), padded(true));
+    assert_eq!(m1, m2);
+    assert!(
+        pad > plain && pad < plain + m2 * 2 * 485,
+        "{plain} -> {pad}"
+    );
     // Without --tls-resume every handshake is a full one.
     let (out, j) = axfr_tls(
         &x,
