@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 SECONDS_EACH=${1:-60}
-targets=(query framing handoff_frames store_reader zonefile tsig journal metrics_http control_request)
+targets=(query framing handoff_frames store_reader zonefile tsig journal metrics_http control_request xfrin)
 for t in "${targets[@]}"; do mkdir -p "corpus/$t"; done
 cp ../tests/zones/tricky/*.zone ../examples/example.com.zone corpus/zonefile/
 if [ ! -f corpus/store_reader/example.store ]; then
