@@ -21,6 +21,7 @@ pub mod logbuf;
 pub mod metrics;
 pub mod notify;
 pub mod sdnotify;
+pub mod secondary;
 pub mod server;
 pub mod sys;
 pub mod tls;
