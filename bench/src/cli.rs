@@ -133,6 +133,13 @@ pub struct LoadArgs {
     /// after the first resume their sessions (TLS 1.3 tickets) instead of full handshakes.
     #[arg(long, requires = "tls")]
     pub tls_resume: bool,
+    /// soa over UDP (events driver): spin on epoll instead of sleeping in it, so that the
+    /// client sees an answer when it arrives, not when the scheduler wakes it (on these VMs a
+    /// blocked process is woken late: at 1 and 4 in flight every server then reads a few
+    /// thousand queries/s). The client's core is then always busy: pin it apart from the
+    /// server's, and read the server's CPU per answer.
+    #[arg(long)]
+    pub busy_poll: bool,
     /// With --tls: queries carry an EDNS Padding option (RFC 7830; padded to 128 bytes, RFC
     /// 8467), so a server that pads sends every message padded (xfrd: to 468-byte blocks).
     #[arg(long, requires = "tls")]

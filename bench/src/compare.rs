@@ -935,6 +935,7 @@ pub fn run(a: CompareArgs) -> anyhow::Result<()> {
             driver: load::Driver::Events,
             client_threads: 0,
             tls: tls_opts(false),
+            busy_poll: false,
         };
         // Untimed verified transfers first: they warm caches and give the digests that must
         // agree between servers.

@@ -500,7 +500,10 @@ pub(crate) fn soa_udp_worker(ctx: &Ctx, socks: usize, seed: u32) -> WorkerStats 
             .filter_map(|u| u.flight.map(|f| f.2))
             .min()
             .unwrap_or(now);
-        let wait = next.saturating_duration_since(now).min(POLL_MAX);
+        let wait = match cfg.busy_poll {
+            true => Duration::ZERO,
+            false => next.saturating_duration_since(now).min(POLL_MAX),
+        };
         if let Err(e) = poll.poll(&mut events, Some(wait)) {
             if e.kind() == ErrorKind::Interrupted {
                 continue;

@@ -128,6 +128,9 @@ pub struct LoadConfig {
     pub client_threads: usize,
     /// XoT (RFC 9103): axfr and ixfr over TLS 1.3 (`tls.rs`).
     pub tls: Option<crate::tls::TlsOptions>,
+    /// soa over UDP with the event driver: spin on epoll (a zero timeout) instead of sleeping
+    /// in it, so an answer is seen when it arrives, not when the scheduler wakes the client.
+    pub busy_poll: bool,
 }
 
 impl LoadConfig {

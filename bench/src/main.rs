@@ -53,6 +53,7 @@ fn run_load(
         rcvbuf: a.rcvbuf_kib * 1024,
         driver: a.driver,
         client_threads: a.client_threads,
+        busy_poll: a.busy_poll,
         tls: match (a.tls, a.tls_ca, a.tls_name) {
             (true, Some(ca), Some(name)) => Some(xfr_bench::tls::TlsOptions {
                 ca,
