@@ -39,6 +39,7 @@ use std::path::Path;
 
 use xfr_proto::xfrin::{Rr, Sink, SinkError};
 use zone_store::compile::{CompileError, CompileOptions};
+use zone_store::diff;
 use zone_store::journal::{Journal, JournalLimits, SerialPolicy};
 use zone_store::name::NAME_BYTES_MAX;
 use zone_store::render::decode::{walk_body, DecodeError};
@@ -88,14 +89,11 @@ impl std::fmt::Display for TypeName {
     }
 }
 
-/// Whether two records are the same by diff.rs's key: owner compared without case, type,
-/// class, TTL, RDATA as sent (so that `Www.Example.` deletes what `www.example.` added).
+/// Whether two records are the same by diff.rs's key (owner compared without case, type,
+/// class, TTL, RDATA as sent: `Www.Example.` deletes what `www.example.` added). Called only
+/// when the key hashes are equal: once per delete, and per add of a record already held.
 fn same(a: &Record, b: &Record) -> bool {
-    a.rtype == b.rtype
-        && a.class == b.class
-        && a.ttl == b.ttl
-        && a.rdata == b.rdata
-        && a.owner.eq_ignore_case(&b.owner)
+    diff::key(a) == diff::key(b)
 }
 
 /// No next slot in a chain.
