@@ -16,34 +16,19 @@
 //! test); elsewhere a missing one skips its part, loudly.
 
 use std::collections::BTreeSet;
-use std::io::{Read, Write};
-use std::net::{Shutdown, TcpStream};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use anyhow::{bail, Context, Result};
-use xfr_proto::framing::{self, LENGTH_PREFIX_BYTES};
+use anyhow::Result;
 use xfr_proto::message::{text_to_wire, DisplayName};
 use xfr_proto::tsig::Key;
-use xfr_proto::wire::MESSAGE_BYTES_MAX;
-use xfr_proto::xfrin::{Kind, Outcome, Progress, Rr, Shape, Sink, SinkError, XfrIn, XfrInError};
+use xfr_proto::xfrin::{Kind, Outcome, Rr, Shape, Sink, SinkError, XfrInError};
 use xfrd_tests::peers::{self, Peer, PeerOptions, PeerServer, Role, TsigSpec};
 use xfrd_tests::{
-    addr, canonical_zone, diff_summary, free_port, generated_zone, require_program, txt_zone,
+    canonical_zone, diff_summary, free_port, generated_zone, require_program, txt_zone,
 };
 
 const IP: &str = "127.0.0.1";
-/// The whole transfer, from connect to the last message: a stalled primary fails the test.
-const TRANSFER_LIMIT: Duration = Duration::from_secs(30);
-
-/// The clock the state machine is given (TSIG time checks).
-fn now_s() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
-
 fn tsig_spec() -> TsigSpec {
     TsigSpec {
         name: "xfr-key.".into(),
@@ -119,54 +104,15 @@ impl Sink for Collected {
     }
 }
 
-/// One transfer over one TCP connection, driven to its end: the test's socket loop.
+/// One transfer over one TCP connection, driven to its end ([`xfrd_tests::xfrin_transfer`]).
 fn transfer(
     port: u16,
     zone: &str,
     kind: Kind,
     key: Option<&Key>,
 ) -> Result<(Collected, Result<Outcome, XfrInError>)> {
-    let deadline = Instant::now() + TRANSFER_LIMIT;
-    let mut out = Vec::new();
-    let id = (now_s() as u16) ^ 0x5a5a;
-    let mut x = XfrIn::new(
-        &text_to_wire(zone).unwrap(),
-        kind,
-        id,
-        key,
-        now_s(),
-        &mut out,
-    );
-    let mut s = TcpStream::connect_timeout(&addr(IP, port), Duration::from_secs(5))?;
-    s.write_all(&out)?;
-    let mut buf = vec![0u8; LENGTH_PREFIX_BYTES + MESSAGE_BYTES_MAX];
-    let mut filled = 0;
     let mut sink = Collected::default();
-    let result = loop {
-        // Every complete message first, then read more.
-        if let Some(r) = framing::frame(&buf[..filled], buf.len())? {
-            let step = x.feed(&buf[r.clone()], now_s(), &mut sink);
-            framing::consume(&mut buf, &mut filled, r.end);
-            match step {
-                Ok(Progress::More) => continue,
-                Ok(Progress::Done(o)) => break Ok(o),
-                Err(e) => break Err(e),
-            }
-        }
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            bail!("transfer of {zone} from port {port} still running after {TRANSFER_LIMIT:?}");
-        }
-        s.set_read_timeout(Some(left))?;
-        let n = s
-            .read(&mut buf[filled..])
-            .context("read from the primary")?;
-        if n == 0 {
-            break x.finish();
-        }
-        filled += n;
-    };
-    let _ = s.shutdown(Shutdown::Both);
+    let result = xfrd_tests::xfrin_transfer(IP, port, zone, kind, key, &mut sink)?;
     Ok((sink, result))
 }
 
