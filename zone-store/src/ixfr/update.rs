@@ -90,6 +90,10 @@ pub struct UpdateReport {
     pub history_dropped: Option<String>,
 }
 
+/// Versions of at least this many records are freed on a thread of their own after a reload's
+/// files are written; smaller ones inline (a thread costs more than their free).
+const FREE_ASIDE_RECORDS: usize = 100_000;
+
 /// RFC 1982: `a` is later than `b`.
 pub fn serial_gt(a: u32, b: u32) -> bool {
     a != b && a.wrapping_sub(b) < 1 << 31
@@ -368,6 +372,17 @@ pub fn update_from_records(
         journal_bytes = std::fs::metadata(journal_out).map_or(0, |m| m.len());
     }
     timings.journal_write = t.elapsed();
+    // Freeing a million records takes tens of ms (compile.rs): not on the way to the new
+    // version being served. A thread of its own frees them once the files are written (a free
+    // beside the store write slowed both, compile.rs); inline if no thread can be started.
+    if records.len() >= FREE_ASIDE_RECORDS {
+        // A spawn that fails drops its closure, and the records with it, here.
+        let _ = std::thread::Builder::new()
+            .name("zone-free".into())
+            .spawn(move || drop(records));
+    } else {
+        drop(records);
+    }
     let store_bytes = std::fs::metadata(store_out).map_or(0, |m| m.len());
     let mut warnings = read_warnings;
     warnings.extend(built.warnings.iter().map(ToString::to_string));
