@@ -183,7 +183,7 @@ pub fn build(
 ) -> Result<BuiltZone, BuildError> {
     let mut built = build_records(&zone.origin, &zone.records, opts)?;
     let t = Instant::now();
-    built.sources = capture_sources(&zone.sources, None)?;
+    built.sources = capture_sources(&zone.sources, None, zone.main_file)?;
     built.timings.sources = t.elapsed();
     Ok(built)
 }
@@ -194,11 +194,17 @@ pub fn build(
 pub(crate) fn capture_sources(
     paths: &[PathBuf],
     not_before: Option<std::time::SystemTime>,
+    main_file: Option<(u64, u64)>,
 ) -> Result<Vec<SourceFile>, BuildError> {
     paths
         .iter()
-        .map(|p| {
-            SourceFile::capture(p, not_before).map_err(|source| BuildError::Source {
+        .enumerate()
+        .map(|(i, p)| {
+            let captured = match main_file.filter(|_| i == 0) {
+                Some((len, xxh3)) => SourceFile::capture_parsed(p, len, xxh3, not_before),
+                None => SourceFile::capture(p, not_before),
+            };
+            captured.map_err(|source| BuildError::Source {
                 path: p.clone(),
                 source,
             })

@@ -138,7 +138,7 @@ pub fn compile(
         let capture = s.spawn(|| {
             let t = Instant::now();
             (
-                build::capture_sources(&zone.sources, Some(started)),
+                build::capture_sources(&zone.sources, Some(started), zone.main_file),
                 t.elapsed(),
             )
         });

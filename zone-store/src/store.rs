@@ -147,6 +147,38 @@ impl SourceFile {
         Ok(entry)
     }
 
+    /// [`SourceFile::capture`] for a file whose bytes were just parsed: `len` and `xxh3` are
+    /// those of the bytes read, so the file is not read again. The entry is unknown (never
+    /// fresh) when the file's length now differs or it was modified at or after `not_before`;
+    /// a same-length change after the read leaves a hash that [`SourceFile::matches`] will not
+    /// find in the file.
+    pub fn capture_parsed(
+        path: &Path,
+        len: u64,
+        xxh3: u64,
+        not_before: Option<SystemTime>,
+    ) -> io::Result<SourceFile> {
+        let path = fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        let meta = fs::metadata(&path)?;
+        let mtime = mtime_ns(&meta);
+        let late = not_before.is_some_and(|t| {
+            let t_ns = t
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos().min(i64::MAX as u128) as i64);
+            mtime >= t_ns
+        });
+        Ok(SourceFile {
+            path,
+            len,
+            mtime_ns: if late || meta.len() != len {
+                MTIME_UNKNOWN
+            } else {
+                mtime
+            },
+            xxh3,
+        })
+    }
+
     /// True if the file still has the recorded length, mtime and contents.
     pub fn matches(&self) -> bool {
         if self.mtime_ns == MTIME_UNKNOWN {

@@ -59,6 +59,13 @@ fn compile_reads_back_and_tracks_sources() {
     assert_eq!(store.record_count(), 9);
     assert_eq!(store.sources().len(), 2);
     assert!(store.matches_sources());
+    // The main file is recorded from the bytes the parser read (not read again): the same
+    // length and hash as reading it afresh; the include is read again.
+    let afresh = zone_store::store::SourceFile::capture(&main, None).unwrap();
+    assert_eq!(
+        (store.sources()[0].len, store.sources()[0].xxh3),
+        (afresh.len, afresh.xxh3)
+    );
     // The answers are the parsed records, SOA first and last, TTLs made equal per RRset.
     let parsed = parse_file(&main, &ParseOptions::new(origin.clone())).unwrap();
     let m = store.message(0);

@@ -135,6 +135,9 @@ pub struct VersionRecords {
     pub read_started: Option<SystemTime>,
     /// Time spent reading the records (the parse), for the report.
     pub read_time: Duration,
+    /// Length and hash of `sources[0]`'s bytes as read (the parser gives them), so the file
+    /// is not read again to record it.
+    pub main_file: Option<(u64, u64)>,
     /// Warnings of the reading (the parser's, one line each), passed on into the report.
     pub warnings: Vec<String>,
 }
@@ -169,6 +172,7 @@ pub fn compile_update(
         read_started: Some(started),
         read_time: t.elapsed(),
         warnings: zone.warnings.iter().map(ToString::to_string).collect(),
+        main_file: zone.main_file,
     };
     let mut report = update_from_records(
         &zone.origin,
@@ -208,6 +212,7 @@ pub fn update_from_records(
         read_started,
         read_time,
         warnings: read_warnings,
+        main_file,
     } = version;
     let mut timings = UpdateTimings {
         parse: read_time,
@@ -347,7 +352,7 @@ pub fn update_from_records(
         timings.render = t.elapsed();
     }
 
-    built.sources = build::capture_sources(&sources, read_started)?;
+    built.sources = build::capture_sources(&sources, read_started, main_file)?;
     let t = Instant::now();
     store::write_store(&built, store_out)?;
     timings.store_write = t.elapsed();

@@ -88,6 +88,9 @@ pub struct ParsedZone {
     pub warnings: Vec<ParseWarning>,
     /// Every file read: the main file, then each `$INCLUDE` in the order read.
     pub sources: Vec<PathBuf>,
+    /// Length and xxh3-64 of the main file's bytes as parsed ([`parse_file`]; `None` for text
+    /// parsed from memory): the store records them without reading the file again.
+    pub main_file: Option<(u64, u64)>,
 }
 
 /// A warning with its place.
@@ -120,7 +123,9 @@ pub fn parse_file(path: &Path, opts: &ParseOptions) -> Result<ParsedZone, ParseE
         line: 0,
         message: format!("cannot read zone file: {e}"),
     })?;
-    parse_bytes(&text, path, opts)
+    let mut zone = parse_bytes(&text, path, opts)?;
+    zone.main_file = Some((text.len() as u64, xxhash_rust::xxh3::xxh3_64(&text)));
+    Ok(zone)
 }
 
 /// Parses `text` as if read from `file_for_errors` (relative `$INCLUDE`s resolve against its
@@ -405,6 +410,7 @@ fn finish(file: &Path, opts: &ParseOptions, outs: Vec<Out>) -> Result<ParsedZone
         records,
         warnings,
         sources,
+        main_file: None,
     })
 }
 
