@@ -356,7 +356,15 @@ pub struct AclConfig {
 #[serde(deny_unknown_fields)]
 pub struct ZoneFileConfig {
     pub origin: String,
-    pub file: PathBuf,
+    /// The master file of a primary zone; exactly one of `file` and `primaries`.
+    #[serde(default)]
+    pub file: Option<PathBuf>,
+    /// The primaries of a secondary zone, "ADDR:PORT", tried in order.
+    #[serde(default)]
+    pub primaries: Option<Vec<String>>,
+    /// The `[[key]]` transfers in from the primaries are signed with.
+    #[serde(default)]
+    pub primary_key: Option<String>,
     #[serde(default)]
     pub allow_transfer: Option<Vec<AclEntry>>,
     /// Secondaries told of each new serial: "ADDR:PORT" (or "ADDR": port 53).
@@ -381,11 +389,23 @@ pub enum SerialPolicy {
     Increment,
 }
 
+/// Where a secondary zone is transferred from.
+#[derive(Debug, Clone)]
+pub struct SecondaryConfig {
+    /// Tried in order, failing over.
+    pub primaries: Vec<SocketAddr>,
+    /// The key every transfer in is signed with (and every answer verified with).
+    pub primary_key: Option<xfr_proto::tsig::Key>,
+}
+
 /// One zone to serve, resolved.
 #[derive(Debug, Clone)]
 pub struct ZoneConfig {
     pub origin: zone_store::Name,
+    /// The master file; empty (and never read) for a secondary zone.
     pub file: PathBuf,
+    /// `Some`: a secondary zone, served from the store its transfers in wrote.
+    pub secondary: Option<SecondaryConfig>,
     pub allow_transfer: Acl,
     pub notify: Vec<SocketAddr>,
     pub notify_key: Option<xfr_proto::tsig::Key>,
@@ -397,6 +417,7 @@ impl ZoneConfig {
         ZoneConfig {
             origin,
             file,
+            secondary: None,
             allow_transfer,
             notify: Vec::new(),
             notify_key: None,
@@ -510,7 +531,32 @@ pub fn resolve(cli: &CliOverrides) -> Result<Config> {
                 .with_context(|| format!("zone {}: allow_transfer", z.origin))?,
             None => default_acl.clone(),
         };
-        let mut zc = ZoneConfig::new(parse_origin(&z.origin)?, base.join(&z.file), allow_transfer);
+        let origin = parse_origin(&z.origin)?;
+        let mut zc = match (&z.file, &z.primaries) {
+            (Some(file), None) => {
+                if z.primary_key.is_some() {
+                    bail!(
+                        "zone {}: primary_key is for a secondary zone (one with primaries, not file)",
+                        z.origin
+                    );
+                }
+                ZoneConfig::new(origin, base.join(file), allow_transfer)
+            }
+            (None, Some(list)) => {
+                let secondary = secondary_from(&z.origin, list, z.primary_key.as_deref(), &keys)?;
+                let mut zc = ZoneConfig::new(origin, PathBuf::new(), allow_transfer);
+                zc.secondary = Some(secondary);
+                zc
+            }
+            (Some(_), Some(_)) => bail!(
+                "zone {}: both file and primaries: a zone is either a primary zone (file) or a secondary zone (primaries)",
+                z.origin
+            ),
+            (None, None) => bail!(
+                "zone {}: needs file (a primary zone) or primaries (a secondary zone)",
+                z.origin
+            ),
+        };
         for t in &z.notify {
             zc.notify.push(
                 parse_target(t)
@@ -683,6 +729,36 @@ pub fn resolve(cli: &CliOverrides) -> Result<Config> {
         }),
         config_file: cli.config.clone(),
         tls,
+    })
+}
+
+/// A secondary zone's `primaries` and `primary_key`, resolved.
+fn secondary_from(
+    zone: &str,
+    primaries: &[String],
+    key: Option<&str>,
+    keys: &Keys,
+) -> Result<SecondaryConfig> {
+    if primaries.is_empty() {
+        bail!("zone {zone}: primaries is empty: list at least one \"ADDR:PORT\"");
+    }
+    let mut addrs = Vec::with_capacity(primaries.len());
+    for p in primaries {
+        addrs.push(parse_target(p).with_context(|| format!("zone {zone}: primary `{p}`"))?);
+    }
+    let primary_key = match key {
+        None => None,
+        Some(name) => Some(
+            keys.find_by_text(name)
+                .with_context(|| {
+                    format!("zone {zone}: primary_key `{name}` is not defined in a [[key]] table")
+                })?
+                .clone(),
+        ),
+    };
+    Ok(SecondaryConfig {
+        primaries: addrs,
+        primary_key,
     })
 }
 
@@ -873,6 +949,49 @@ allow_transfer = ["::1"]
             ..Default::default()
         };
         assert!(resolve(&cli).is_err());
+    }
+
+    #[test]
+    fn secondary_zones_have_primaries_instead_of_a_file() {
+        let key = "[[key]]\nname = \"k.\"\nalgorithm = \"hmac-sha256\"\nsecret = \"c2VjcmV0\"\n";
+        let c = resolve_text(&format!(
+            "{key}[[zone]]\norigin = \"s.test\"\nprimaries = [\"127.0.0.1:5300\", \"[::1]:53\"]\nprimary_key = \"k\"\n"
+        ))
+        .unwrap();
+        let s = c.zones[0].secondary.as_ref().unwrap();
+        assert_eq!(s.primaries.len(), 2);
+        assert_eq!(s.primaries[0], "127.0.0.1:5300".parse().unwrap());
+        assert!(s.primary_key.is_some());
+        assert_eq!(c.zones[0].file, PathBuf::new());
+        for (text, says) in [
+            ("origin = \"s.test\"\n", "needs file"),
+            (
+                "origin = \"s.test\"\nfile = \"z\"\nprimaries = [\"127.0.0.1:53\"]\n",
+                "both file and primaries",
+            ),
+            (
+                "origin = \"s.test\"\nprimaries = []\n",
+                "primaries is empty",
+            ),
+            (
+                "origin = \"s.test\"\nprimaries = [\"nowhere\"]\n",
+                "primary `nowhere`",
+            ),
+            (
+                "origin = \"s.test\"\nprimaries = [\"127.0.0.1:53\"]\nprimary_key = \"nokey.\"\n",
+                "primary_key `nokey.`",
+            ),
+            (
+                "origin = \"s.test\"\nfile = \"z\"\nprimary_key = \"k.\"\n",
+                "primary_key is for a secondary",
+            ),
+        ] {
+            let e = format!(
+                "{:#}",
+                resolve_text(&format!("{key}[[zone]]\n{text}")).unwrap_err()
+            );
+            assert!(e.contains("zone s.test") && e.contains(says), "{e}");
+        }
     }
 
     #[test]

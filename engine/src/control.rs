@@ -166,6 +166,10 @@ pub fn handle(req: &Request, cli: &CliOverrides, cfg: &Config, shared: &Shared) 
         },
         ("notify", None) => needs_origin("notify"),
         ("refresh", Some(o)) => match find(shared, o) {
+            Ok(z) if z.file.as_os_str().is_empty() => error(format!(
+                "zone {} is a secondary zone: it refreshes at its SOA REFRESH interval; refresh on demand is not built yet",
+                z.origin_text
+            )),
             Ok(z) => error(format!(
                 "zone {} is a primary zone served from {}: refresh applies to secondary zones; use xfrctl reload {} after changing the file",
                 z.origin_text,
@@ -249,7 +253,7 @@ fn zone_summary(z: &Zone) -> Value {
     json!({
         "origin": &*z.origin_text,
         "serial": z.store.serial(),
-        "kind": "primary",
+        "kind": if z.file.as_os_str().is_empty() { "secondary" } else { "primary" },
         "records": z.store.record_count(),
         "messages": z.store.message_count(),
         "axfr_bytes": z.store.body_bytes(),

@@ -5,7 +5,7 @@
 //! io_uring driver ([`core`], with handoff protocol v1 receipt in its `handoff` child module),
 //! start-up, signals and shutdown ([`server`]), NOTIFY out ([`notify`]), the serving threads' log
 //! buffering ([`logbuf`]), the command line ([`cli`]), telling systemd what it does
-//! ([`sdnotify`]).
+//! ([`sdnotify`]), secondary zones' transfers in ([`secondary`], driven by [`refresh`]).
 //! The only `unsafe` is in [`sys`].
 //! What it does not own: zone parsing and the store format (`zone-store`), query parsing,
 //! framing and the transfer cursor (`xfr-proto`, sans-IO).
@@ -20,6 +20,7 @@ pub mod keys;
 pub mod logbuf;
 pub mod metrics;
 pub mod notify;
+pub mod refresh;
 pub mod sdnotify;
 pub mod secondary;
 pub mod server;

@@ -205,6 +205,8 @@ pub fn serve(cli: CliOverrides, cfg: Config) -> Result<()> {
     announce_changed(&shared, &set, None);
 
     let handoff_path = cfg.handoff.clone();
+    // Transfers in for the secondary zones, off the serving cores; it stops with them.
+    let refresher = crate::refresh::Refresher::start(cli.clone(), cfg.clone(), shared.clone())?;
     {
         let shared = shared.clone();
         std::thread::Builder::new()
@@ -225,6 +227,9 @@ pub fn serve(cli: CliOverrides, cfg: Config) -> Result<()> {
         shared.stop_now.store(true, Ordering::Release);
     }
     notify_stop.store(true, Ordering::Release);
+    if let Some(r) = refresher {
+        r.join();
+    }
     if let Some(path) = &handoff_path {
         let _ = std::fs::remove_file(path);
     }

@@ -13,8 +13,16 @@
 //! configured one is reused without parsing; otherwise the zone file is compiled anew
 //! (`zone_store::compile`, which writes a temporary file and renames it, so a store mmapped by a
 //! running transfer is never overwritten in place).
+//!
+//! A secondary zone (`primaries` instead of `file`) has no source to check: its store and
+//! journal are whatever its last transfer in committed to `store_dir` ([`crate::secondary`],
+//! driven by [`crate::refresh`]); a load serves that store when its origin matches, and keeps
+//! the version served when the file on disk holds the same serial and checksum. Without a store
+//! the zone is not served until its first transfer. A zone whose SOA EXPIRE passed without
+//! contact with a primary is marked expired in [`SharedZones`]: every set published leaves it
+//! out until a transfer succeeds again.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -38,6 +46,7 @@ pub struct Zone {
     pub origin: Name,
     /// The origin in presentation format, rendered once: the per-transfer log line writes it.
     pub origin_text: Box<str>,
+    /// The master file; empty for a secondary zone (served from what its transfers wrote).
     pub file: PathBuf,
     pub allow_transfer: Acl,
     pub store: Arc<Store>,
@@ -121,6 +130,9 @@ impl ZoneSet {
 pub struct SharedZones {
     current: Mutex<Arc<ZoneSet>>,
     generation: AtomicU64,
+    /// Lower-cased origin wire bytes of the secondary zones past their SOA EXPIRE: left out
+    /// of every set published until they are marked live again.
+    expired: Mutex<HashSet<Box<[u8]>>>,
 }
 
 impl SharedZones {
@@ -128,6 +140,7 @@ impl SharedZones {
         SharedZones {
             current: Mutex::new(Arc::new(set)),
             generation: AtomicU64::new(1),
+            expired: Mutex::new(HashSet::new()),
         }
     }
 
@@ -141,10 +154,50 @@ impl SharedZones {
         (guard.clone(), self.generation.load(Ordering::Acquire))
     }
 
+    /// Publishes `set`, less the zones marked expired.
     pub fn publish(&self, set: ZoneSet) {
+        let set = self.without_expired(set);
         let mut guard = self.current.lock().expect("zone set lock poisoned");
         *guard = Arc::new(set);
         self.generation.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Marks `origin` expired (`true`: it is left out of the set now and of every set published
+    /// until it is marked live) or live again (`false`: the next load of the zone serves it).
+    /// Returns whether the mark changed.
+    pub fn set_expired(&self, origin: &Name, expired: bool) -> bool {
+        let key: Box<[u8]> = origin.to_lowercase().as_wire().into();
+        let changed = {
+            let mut marks = self.expired.lock().expect("expired lock poisoned");
+            if expired {
+                marks.insert(key)
+            } else {
+                marks.remove(&key)
+            }
+        };
+        if changed && expired {
+            let mut guard = self.current.lock().expect("zone set lock poisoned");
+            if guard.find(origin.as_wire()).is_some() {
+                let zones = guard.zones.clone();
+                let set = ZoneSet::new(zones, guard.keys.clone());
+                *guard = Arc::new(self.without_expired(set));
+                self.generation.fetch_add(1, Ordering::AcqRel);
+            }
+        }
+        changed
+    }
+
+    fn without_expired(&self, set: ZoneSet) -> ZoneSet {
+        let marks = self.expired.lock().expect("expired lock poisoned");
+        if marks.is_empty() {
+            return set;
+        }
+        let zones = set
+            .zones
+            .into_iter()
+            .filter(|z| !marks.contains(z.origin.to_lowercase().as_wire()))
+            .collect();
+        ZoneSet::new(zones, set.keys)
     }
 }
 
@@ -181,6 +234,8 @@ pub enum Origin {
     Updated,
     /// The zone file changed, but to the same records and serial: the version served stays.
     Unchanged,
+    /// A secondary zone: the store its last transfer in wrote.
+    Transferred,
 }
 
 impl Origin {
@@ -191,6 +246,7 @@ impl Origin {
             Origin::Compiled => "compiled",
             Origin::Updated => "updated",
             Origin::Unchanged => "unchanged",
+            Origin::Transferred => "transferred",
         }
     }
 }
@@ -226,10 +282,62 @@ fn open_journal(path: &Path, store: &Store, origin: &Name) -> Option<Arc<Journal
     }
 }
 
+/// A secondary zone's store and journal as its last transfer in left them in `store_dir`
+/// (no source check: the primary is the source); `None` when it has none yet. A store on disk
+/// with the serial and checksum of the one served keeps the one served.
+fn load_secondary(
+    cfg: &ZoneConfig,
+    store_dir: &Path,
+    previous: Option<&Zone>,
+) -> Result<Option<Loaded>> {
+    let path = store_path(store_dir, &cfg.origin);
+    if !path.exists() {
+        return Ok(None);
+    }
+    let store = Store::open(&path)
+        .with_context(|| format!("secondary zone {}: store {}", cfg.origin, path.display()))?;
+    if !store.origin().eq_ignore_case(&cfg.origin) {
+        anyhow::bail!(
+            "secondary zone {}: store {} holds zone {}",
+            cfg.origin,
+            path.display(),
+            store.origin()
+        );
+    }
+    if let Some(prev) = previous {
+        if prev.store.serial() == store.serial() && prev.store.checksum() == store.checksum() {
+            return Ok(Some(Loaded {
+                store: prev.store.clone(),
+                journal: prev.journal.clone(),
+                how: Origin::Kept,
+            }));
+        }
+    }
+    let journal = open_journal(&journal_path(&path), &store, &cfg.origin);
+    Ok(Some(Loaded {
+        store: Arc::new(store),
+        journal,
+        how: Origin::Transferred,
+    }))
+}
+
 /// Opens or compiles the store for `cfg`; `previous` is the version being served, if any.
 /// When the zone file changed, the new version is diffed against the previous one (the one
 /// served, or after a restart the store left in `store_dir`) and the diff joins the journal.
+/// `None`: a secondary zone with no store yet (not served until its first transfer in).
 pub fn load_zone(
+    cfg: &ZoneConfig,
+    store_dir: &Path,
+    limits: &JournalLimits,
+    previous: Option<&Zone>,
+) -> Result<Option<Loaded>> {
+    if cfg.secondary.is_some() {
+        return load_secondary(cfg, store_dir, previous);
+    }
+    load_primary(cfg, store_dir, limits, previous).map(Some)
+}
+
+fn load_primary(
     cfg: &ZoneConfig,
     store_dir: &Path,
     limits: &JournalLimits,
@@ -413,11 +521,15 @@ pub fn load_all(
         let stats = prev.map_or_else(|| Arc::new(ZoneStats::new(cores)), |p| p.stats.clone());
         let started = Instant::now();
         match load_zone(cfg, store_dir, limits, prev) {
-            Ok(Loaded {
+            Ok(None) => {
+                tracing::info!(zone = %cfg.origin, "secondary zone not served yet: waiting for the first transfer from its primaries");
+                stats.record_load(started, Ok("waiting"));
+            }
+            Ok(Some(Loaded {
                 store,
                 journal,
                 how,
-            }) => {
+            })) => {
                 let changed = prev.is_none_or(|p| !Arc::ptr_eq(&p.store, &store));
                 if changed || how != Origin::Kept {
                     tracing::info!(

@@ -15,10 +15,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use xfr_proto::framing::{self, LENGTH_PREFIX_BYTES};
 use xfr_proto::tsig::Key;
-use xfr_proto::wire::MESSAGE_BYTES_MAX;
-use xfr_proto::xfrin::{Kind, Outcome, Progress, Sink, XfrIn, XfrInError};
+use xfr_proto::xfrin::{Kind, Outcome, Sink, XfrInError};
 
 pub mod peers;
 pub mod tls;
@@ -383,10 +381,10 @@ pub fn txt_zone(origin: &str, serial: u32, records: usize, tag: &str) -> String 
 /// stalled primary fails the test instead of hanging it.
 pub const XFRIN_TRANSFER_LIMIT: Duration = Duration::from_secs(30);
 
-/// One transfer in of `zone` from `ip`:`port` over one TCP connection, driven to its end by a
-/// small blocking loop (test-only: the engine drives the same machine itself): proto's sans-IO
-/// [`XfrIn`] is fed every complete message and hands the records to `sink`. The outer error is
-/// the socket's (or a stall past [`XFRIN_TRANSFER_LIMIT`]); the inner one the transfer's.
+/// One transfer in of `zone` from `ip`:`port` over one TCP connection, driven to its end by the
+/// engine's blocking driver ([`xfrd::refresh::transfer_in`]): proto's sans-IO [`xfr_proto::xfrin::XfrIn`] is fed
+/// every complete message and hands the records to `sink`. The outer error is the socket's (or
+/// a stall past [`XFRIN_TRANSFER_LIMIT`]); the inner one the transfer's.
 pub fn xfrin_transfer(
     ip: &str,
     port: u16,
@@ -395,54 +393,16 @@ pub fn xfrin_transfer(
     key: Option<&Key>,
     sink: &mut impl Sink,
 ) -> Result<std::result::Result<Outcome, XfrInError>> {
-    use std::io::Read;
-    let now_s = || {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .expect("clock after 1970")
-            .as_secs()
-    };
-    let deadline = Instant::now() + XFRIN_TRANSFER_LIMIT;
     let origin = xfr_proto::message::text_to_wire(zone).context("zone name")?;
-    let mut out = Vec::new();
-    let mut x = XfrIn::new(
+    let never = std::sync::atomic::AtomicBool::new(false);
+    xfrd::refresh::transfer_in(
+        addr(ip, port),
         &origin,
         kind,
-        (now_s() as u16) ^ 0x5a5a,
         key,
-        now_s(),
-        &mut out,
-    );
-    let mut s = std::net::TcpStream::connect_timeout(&addr(ip, port), Duration::from_secs(5))?;
-    s.write_all(&out)?;
-    let mut buf = vec![0u8; LENGTH_PREFIX_BYTES + MESSAGE_BYTES_MAX];
-    let mut filled = 0;
-    let result = loop {
-        // Every complete message first, then read more.
-        if let Some(r) = framing::frame(&buf[..filled], buf.len())? {
-            let step = x.feed(&buf[r.clone()], now_s(), sink);
-            framing::consume(&mut buf, &mut filled, r.end);
-            match step {
-                Ok(Progress::More) => continue,
-                Ok(Progress::Done(o)) => break Ok(o),
-                Err(e) => break Err(e),
-            }
-        }
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            bail!(
-                "transfer of {zone} from {ip}:{port} still running after {XFRIN_TRANSFER_LIMIT:?}"
-            );
-        }
-        s.set_read_timeout(Some(left))?;
-        let n = s
-            .read(&mut buf[filled..])
-            .context("read from the primary")?;
-        if n == 0 {
-            break x.finish();
-        }
-        filled += n;
-    };
-    let _ = s.shutdown(std::net::Shutdown::Both);
-    Ok(result)
+        sink,
+        XFRIN_TRANSFER_LIMIT,
+        &never,
+    )
+    .with_context(|| format!("transfer of {zone} from {ip}:{port}"))
 }

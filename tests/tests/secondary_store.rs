@@ -12,10 +12,10 @@
 //! directly, as a primary would through [`XfrIn`]) is refused and leaves the store and journal
 //! as they were; a transfer dropped before its commit writes nothing.
 //!
-//! Until secondary zones are configured in the engine (issue 14), xfrd is given a zone whose
-//! `file` does not exist: it then serves the store it finds in `store_dir`, as it does when a
-//! zone file goes missing after a restart (logged as an error), which is exactly the store and
-//! journal the transfer wrote.
+//! Here xfrd is given a zone whose `file` does not exist: it then serves the store it finds in
+//! `store_dir`, as it does when a zone file goes missing after a restart (logged as an error),
+//! which is exactly the store and journal the transfer wrote. The engine's own secondary zones
+//! (`primaries`, its refresh driver) are tested in secondary_zone.rs.
 //!
 //! knotd, named-checkzone and dig are required under CI=true (a missing one fails the test);
 //! elsewhere a missing one skips the test, loudly.
