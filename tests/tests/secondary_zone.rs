@@ -6,7 +6,8 @@
 //! serves it: SOA serial 1, and its AXFR equals the primary's file (both sides read by
 //! named-checkzone). After a change at knotd (serial 2), the next refresh (the zone's SOA
 //! REFRESH is 1 s) brings serial 2 by IXFR, and `dig IXFR=1` from xfrd is incremental: the
-//! relay's own journal. A primary that refuses the transfer (xfrd signs with a key of the
+//! relay's own journal; restarted with its primary gone, xfrd serves serial 2 from its store
+//! folder at once. A primary that refuses the transfer (xfrd signs with a key of the
 //! same name but another secret) leaves the zone unserved, with the reason in the log.
 //!
 //! knotd, named-checkzone and dig are required under CI=true (a missing one fails the test);
@@ -183,6 +184,12 @@ fn xfrd_transfers_its_secondary_zone_from_knotd_and_follows_its_changes_by_ixfr(
         let owner = format!("{l}.{ZONE} ");
         assert!(lines.iter().any(|r| r.starts_with(&owner)), "{l} in {ixfr}");
     }
+
+    // A restart serves the copy in store_dir at once, the primary gone.
+    drop(p);
+    drop(x);
+    let mut x = xfrd_secondary(tmp.path(), port, free_port(IP), SECRET);
+    wait_serial(&mut x, port, 2);
 }
 
 #[test]
