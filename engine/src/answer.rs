@@ -363,6 +363,12 @@ pub fn answer(zones: &ZoneSet, req: &Request<'_>, out: &mut [u8]) -> Answer {
     let zone = match zones.find(q.qname) {
         Some(z) if q.qclass == CLASS_IN => z,
         _ => {
+            // A secondary zone we hold no current copy of (none transferred yet, or expired):
+            // SERVFAIL, as RFC 1034 section 4.3.5 secondaries answer once their data expired.
+            if q.qclass == CLASS_IN && zones.is_unserved(q.qname) {
+                let written = rcode_reply(out, RCODE_SERVFAIL.into());
+                return reply(out, written, RCODE_SERVFAIL.into(), None, rcode_opt);
+            }
             // RFC 1996 section 3.10 and what knotd and NSD do: NOTAUTH for a NOTIFY of a zone
             // the server does not serve.
             let rcode = if is_xfr || q.opcode == OPCODE_NOTIFY {
@@ -902,6 +908,39 @@ mod tests {
             Answer::Transfer(t) => assert_eq!(t.opt, None),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn a_secondary_zone_without_a_copy_gets_servfail() {
+        let keys = Arc::new(Keys::from_keys(vec![key()]));
+        let set =
+            ZoneSet::new(Vec::new(), keys).with_unserved([b"\x07example\x03com\x00"[..].into()]);
+        for qtype in [TYPE_SOA, TYPE_AXFR, TYPE_IXFR] {
+            for t in [Transport::Udp, Transport::Tcp, Transport::Tls] {
+                let q = query(qtype, CLASS_IN, (qtype == TYPE_IXFR).then_some(1));
+                let (a, out) = ask(&set, &q, t, "127.0.0.1", false);
+                assert_eq!(rcode_of(&a), Some(RCODE_SERVFAIL.into()), "{qtype} {t:?}");
+                assert_eq!(read_u16(&out, 0), 0xABCD);
+            }
+        }
+        // Another zone, or another class: not ours, as before.
+        let (a, _) = ask(
+            &set,
+            &query(TYPE_SOA, 3, None),
+            Transport::Udp,
+            "127.0.0.1",
+            false,
+        );
+        assert_eq!(rcode_of(&a), Some(RCODE_REFUSED.into()));
+        let empty = ZoneSet::new(Vec::new(), Arc::new(Keys::from_keys(vec![key()])));
+        let (a, _) = ask(
+            &empty,
+            &query(TYPE_SOA, CLASS_IN, None),
+            Transport::Udp,
+            "127.0.0.1",
+            false,
+        );
+        assert_eq!(rcode_of(&a), Some(RCODE_REFUSED.into()));
     }
 
     /// Asks over TLS on a listener padding to `block`.

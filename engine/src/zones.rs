@@ -84,6 +84,9 @@ pub struct ZoneSet {
     /// Lower-cased origin wire bytes → index in `zones`.
     by_name: HashMap<Box<[u8]>, usize>,
     keys: Arc<Keys>,
+    /// Secondary zones configured but not served (no copy transferred yet, or expired), by
+    /// lower-cased origin: their queries get SERVFAIL, not the REFUSED of a zone not ours.
+    unserved: HashSet<Box<[u8]>>,
 }
 
 impl ZoneSet {
@@ -97,7 +100,31 @@ impl ZoneSet {
             zones,
             by_name,
             keys,
+            unserved: HashSet::new(),
         }
+    }
+
+    /// The same set, with `origins` (lower-cased wire names) as secondary zones this server
+    /// has but cannot answer for now.
+    pub fn with_unserved(mut self, origins: impl IntoIterator<Item = Box<[u8]>>) -> ZoneSet {
+        self.unserved.extend(origins);
+        self
+    }
+
+    /// True when `qname` (uncompressed wire, any case) is the apex of a secondary zone that is
+    /// configured but not served now (no copy yet, or expired: RFC 1034 section 4.3.5). No
+    /// allocation.
+    pub fn is_unserved(&self, qname: &[u8]) -> bool {
+        if self.unserved.is_empty() {
+            return false;
+        }
+        let mut lower = [0u8; 255];
+        let Some(lower) = lower.get_mut(..qname.len()) else {
+            return false;
+        };
+        lower.copy_from_slice(qname);
+        lower.make_ascii_lowercase();
+        self.unserved.contains(&*lower)
     }
 
     pub fn zones(&self) -> &[Arc<Zone>] {
@@ -179,7 +206,8 @@ impl SharedZones {
             let mut guard = self.current.lock().expect("zone set lock poisoned");
             if guard.find(origin.as_wire()).is_some() {
                 let zones = guard.zones.clone();
-                let set = ZoneSet::new(zones, guard.keys.clone());
+                let set = ZoneSet::new(zones, guard.keys.clone())
+                    .with_unserved(guard.unserved.iter().cloned());
                 *guard = Arc::new(self.without_expired(set));
                 self.generation.fetch_add(1, Ordering::AcqRel);
             }
@@ -198,6 +226,7 @@ impl SharedZones {
             .filter(|z| !marks.contains(z.origin.to_lowercase().as_wire()))
             .collect();
         ZoneSet::new(zones, set.keys)
+            .with_unserved(set.unserved.into_iter().chain(marks.iter().cloned()))
     }
 }
 
@@ -582,5 +611,11 @@ pub fn load_all(
         }
     }
     crate::sys::release_free_memory();
-    (ZoneSet::new(zones, keys), errors)
+    let set = ZoneSet::new(zones, keys);
+    let unserved: Vec<Box<[u8]>> = configs
+        .iter()
+        .filter(|c| c.secondary.is_some() && set.find(c.origin.as_wire()).is_none())
+        .map(|c| c.origin.to_lowercase().as_wire().into())
+        .collect();
+    (set.with_unserved(unserved), errors)
 }

@@ -14,6 +14,7 @@
 //! elsewhere a missing one skips the test, loudly. Every wait is bounded.
 
 use std::path::Path;
+
 use std::process::Command;
 use std::time::Duration;
 
@@ -221,6 +222,11 @@ fn a_primary_that_refuses_the_key_leaves_the_zone_unserved_and_logged() {
         "{failed}"
     );
     assert_eq!(soa_serial(IP, port, ZONE), None, "{log}");
+    // A secondary zone with no copy yet: SERVFAIL over UDP and TCP, not the REFUSED of a zone
+    // xfrd does not have (transfers too: answer.rs's tests).
+    for q in [&["SOA"][..], &["SOA", "+tcp"]] {
+        assert_eq!(status(port, q), "SERVFAIL", "{q:?}");
+    }
     assert!(
         !tmp.path().join("stores/secondary.test.store").exists(),
         "nothing is written for a refused transfer"
@@ -258,10 +264,24 @@ fn a_zone_whose_primary_is_gone_past_its_soa_expire_is_no_longer_served() {
         "xfrd to stop serving the expired zone",
         || {
             x.check_running()?;
-            Ok(soa_serial(IP, port, ZONE).is_none())
+            Ok(soa_serial(IP, port, ZONE).is_none() && status(port, &["SOA"]) == "SERVFAIL")
         },
     )
     .unwrap_or_else(|e| panic!("{e:#}\n{}", x.log_text()));
     let log = x.full_log();
     assert!(log.contains("secondary zone expired"), "{log}");
+}
+
+/// The RCODE dig reads in xfrd's answer (at `port`) about the zone, for dig's `args`.
+fn status(port: u16, args: &[&str]) -> String {
+    let at = format!("@{IP}");
+    let p = port.to_string();
+    let mut a = vec![at.as_str(), "-p", p.as_str(), ZONE, "+time=2", "+tries=1"];
+    a.extend_from_slice(args);
+    let out = xfrd_tests::dig(&a).unwrap_or_default();
+    out.split("status: ")
+        .nth(1)
+        .and_then(|r| r.split(',').next())
+        .unwrap_or("none")
+        .to_string()
 }
