@@ -450,17 +450,21 @@ pub(crate) struct Done {
 }
 
 /// Appends an OPT record (version 0, UDP size 1232) whose Padding option brings the query to a
-/// multiple of `block` bytes (RFC 7830, RFC 8467 section 4.1).
+/// multiple of `block` bytes (RFC 7830, RFC 8467 section 4.1), with proto's padding helpers.
 fn add_padding(q: &mut Vec<u8>, block: usize) {
+    use xfr_proto::response::{add_padding_option, padding_len, ResponseOpt, OPT_BYTES};
     let ar = u16::from_be_bytes([q[10], q[11]]) + 1;
     q[10..12].copy_from_slice(&ar.to_be_bytes());
-    let unpadded = q.len() + 11 + 4;
-    let pad = unpadded.div_ceil(block) * block - unpadded;
-    q.extend_from_slice(&[0, 0, 41, 0x04, 0xD0, 0, 0, 0, 0]);
-    q.extend_from_slice(&((4 + pad) as u16).to_be_bytes());
-    q.extend_from_slice(&[0, 12]);
-    q.extend_from_slice(&(pad as u16).to_be_bytes());
-    q.resize(q.len() + pad, 0);
+    let at = q.len();
+    let pad = padding_len(at + OPT_BYTES + 4, block).expect("a query is small");
+    q.resize(at + OPT_BYTES + 4 + pad, 0);
+    let opt = ResponseOpt {
+        rcode_high: 0,
+        dnssec_ok: false,
+        expire_s: None,
+    };
+    opt.write(&mut q[at..]);
+    add_padding_option(q, at, OPT_BYTES, pad);
 }
 
 /// The query of one transfer (signed with --tsig) and its response verifier.

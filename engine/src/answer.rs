@@ -563,14 +563,26 @@ mod tests {
         peer: &str,
         full: bool,
     ) -> (Answer, Vec<u8>) {
-        let mut out = [0u8; 1024];
+        ask_with(set, q, transport, peer, full, 0)
+    }
+
+    /// [`ask`] on a listener padding to `pad_block` (0: none).
+    fn ask_with(
+        set: &ZoneSet,
+        q: &[u8],
+        transport: Transport,
+        peer: &str,
+        full: bool,
+        pad_block: usize,
+    ) -> (Answer, Vec<u8>) {
+        let mut out = [0u8; 1408];
         let req = Request {
             msg: q,
             transport,
             peer: peer.parse().unwrap(),
             transfers_full: full,
             now_s: NOW,
-            pad_block: 0,
+            pad_block,
         };
         let a = answer(set, &req, &mut out);
         let bytes = match &a {
@@ -945,21 +957,7 @@ mod tests {
 
     /// Asks over TLS on a listener padding to `block`.
     fn ask_padded(set: &ZoneSet, q: &[u8], block: usize) -> (Answer, Vec<u8>) {
-        let mut out = [0u8; 1408];
-        let req = Request {
-            msg: q,
-            transport: Transport::Tls,
-            peer: "127.0.0.1".parse().unwrap(),
-            transfers_full: false,
-            now_s: NOW,
-            pad_block: block,
-        };
-        let a = answer(set, &req, &mut out);
-        let bytes = match &a {
-            Answer::Reply { len, .. } => out[..*len].to_vec(),
-            _ => Vec::new(),
-        };
-        (a, bytes)
+        ask_with(set, q, Transport::Tls, "127.0.0.1", false, block)
     }
 
     #[test]

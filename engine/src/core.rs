@@ -1622,8 +1622,14 @@ impl Core {
                 });
                 let mut pieces = [std::io::IoSlice::new(&[]); TLS_PIECES_MAX];
                 // A padded transfer's OPTs: they only need to live until rustls has taken
-                // the batch, just below.
-                let mut heads = [[0u8; PAD_HEAD_BYTES]; SEND_MESSAGES_MAX];
+                // the batch, just below; an unpadded one writes none.
+                let mut heads_buf;
+                let heads: &mut [[u8; PAD_HEAD_BYTES]] = if tr.cursor.is_padded() {
+                    heads_buf = [[0u8; PAD_HEAD_BYTES]; SEND_MESSAGES_MAX];
+                    &mut heads_buf
+                } else {
+                    &mut []
+                };
                 let opt_len = tr.cursor.opt_len();
                 let mut used = 0;
                 // Where the batch's last message begins.
@@ -1634,7 +1640,7 @@ impl Core {
                     &tr.bufs.question[..tr.question_len],
                     &tr.bufs.opt[..opt_len],
                     &mut slot.prefixes[..],
-                    &mut heads,
+                    heads,
                     signing,
                     SEND_MESSAGES_MAX,
                     batch_bytes,

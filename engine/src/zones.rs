@@ -77,6 +77,16 @@ impl Zone {
     }
 }
 
+/// `qname` (uncompressed wire) lower-cased into `buf`, the key of the set's maps; `None` when
+/// longer than a name can be. Label length bytes are below 64, so lower-casing them changes
+/// nothing.
+fn lowered<'b>(qname: &[u8], buf: &'b mut [u8; 255]) -> Option<&'b [u8]> {
+    let lower = buf.get_mut(..qname.len())?;
+    lower.copy_from_slice(qname);
+    lower.make_ascii_lowercase();
+    Some(lower)
+}
+
 /// An immutable set of served zones, with the TSIG keys of the configuration it came from.
 #[derive(Debug, Default)]
 pub struct ZoneSet {
@@ -118,13 +128,8 @@ impl ZoneSet {
         if self.unserved.is_empty() {
             return false;
         }
-        let mut lower = [0u8; 255];
-        let Some(lower) = lower.get_mut(..qname.len()) else {
-            return false;
-        };
-        lower.copy_from_slice(qname);
-        lower.make_ascii_lowercase();
-        self.unserved.contains(&*lower)
+        let mut buf = [0u8; 255];
+        lowered(qname, &mut buf).is_some_and(|k| self.unserved.contains(k))
     }
 
     pub fn zones(&self) -> &[Arc<Zone>] {
@@ -143,12 +148,8 @@ impl ZoneSet {
 
     /// The index in [`ZoneSet::zones`] of the zone whose apex is `qname`. No allocation.
     pub fn find_index(&self, qname: &[u8]) -> Option<usize> {
-        let mut lower = [0u8; 255];
-        let lower = lower.get_mut(..qname.len())?;
-        lower.copy_from_slice(qname);
-        // Label length bytes are below 64, so lower-casing them changes nothing.
-        lower.make_ascii_lowercase();
-        self.by_name.get(&*lower).copied()
+        let mut buf = [0u8; 255];
+        self.by_name.get(lowered(qname, &mut buf)?).copied()
     }
 }
 

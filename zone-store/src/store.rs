@@ -135,12 +135,7 @@ impl SourceFile {
             xxh3,
         };
         let changed = before.len() != after.len() || mtime_ns(&before) != mtime;
-        let late = not_before.is_some_and(|t| {
-            let t_ns = t
-                .duration_since(SystemTime::UNIX_EPOCH)
-                .map_or(0, |d| d.as_nanos().min(i64::MAX as u128) as i64);
-            mtime >= t_ns
-        });
+        let late = modified_since(mtime, not_before);
         if changed || late {
             entry.mtime_ns = MTIME_UNKNOWN;
         }
@@ -161,12 +156,7 @@ impl SourceFile {
         let path = fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
         let meta = fs::metadata(&path)?;
         let mtime = mtime_ns(&meta);
-        let late = not_before.is_some_and(|t| {
-            let t_ns = t
-                .duration_since(SystemTime::UNIX_EPOCH)
-                .map_or(0, |d| d.as_nanos().min(i64::MAX as u128) as i64);
-            mtime >= t_ns
-        });
+        let late = modified_since(mtime, not_before);
         Ok(SourceFile {
             path,
             len,
@@ -191,6 +181,16 @@ impl SourceFile {
             && mtime_ns(&meta) == self.mtime_ns
             && hash_file(&self.path).is_ok_and(|h| h == self.xxh3)
     }
+}
+
+/// A file whose mtime is `mtime` (ns) was modified at or after `not_before`.
+fn modified_since(mtime: i64, not_before: Option<SystemTime>) -> bool {
+    not_before.is_some_and(|t| {
+        let t_ns = t
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos().min(i64::MAX as u128) as i64);
+        mtime >= t_ns
+    })
 }
 
 fn mtime_ns(meta: &fs::Metadata) -> i64 {
